@@ -131,6 +131,13 @@ export interface ChainBuilderOptions {
   readonly seed?: string
   readonly limits?: Limits
   readonly minters?: number
+  /**
+   * Continue from an existing genesis (e.g. one written by `smartchain init`) whose view-0 key
+   * secrets are given by replica id, instead of deriving keys from `seed`.
+   */
+  readonly from?: { readonly genesis: Genesis; readonly viewSecrets: ReadonlyMap<number, Uint8Array> }
+  /** Pad each fresh transaction's op to this many bytes (default: just its label). */
+  readonly opBytes?: number
 }
 
 export interface NextBlockOptions {
@@ -172,19 +179,25 @@ export class ChainBuilder {
   private lastReconfigHeight = 0n
   private nextSeq = 0n
   private txCounter = 0
+  private readonly opBytes: number
 
   constructor(
     options: ChainBuilderOptions = {},
     readonly crypto: ChainCrypto = portableCrypto
   ) {
     this.chainId = options.chainId ?? "test-chain"
+    this.opBytes = options.opBytes ?? 0
     this.seed = options.seed ?? "seed"
     const replicas = options.replicas ?? 4
-    this.view = makeView(this.seed, 0n, Array.from({ length: replicas }, (_, i) => i))
+    this.view =
+      options.from === undefined
+        ? makeView(this.seed, 0n, Array.from({ length: replicas }, (_, i) => i))
+        : { record: options.from.genesis.view, secrets: options.from.viewSecrets, identities: new Map() }
     this.views.push(this.view)
     this.clients = Array.from({ length: options.clients ?? 2 }, (_, j) => keyPairFromLabel(`${this.seed}/client-${j}`))
     this.minters = Array.from({ length: options.minters ?? 1 }, (_, j) => keyPairFromLabel(`${this.seed}/minter-${j}`))
-    this.genesis = {
+    if (options.from !== undefined) this.chainId = options.from.genesis.chainId
+    this.genesis = options.from?.genesis ?? {
       chainId: this.chainId,
       view: this.view.record,
       persistence: options.persistence ?? "weak",
@@ -216,7 +229,10 @@ export class ChainBuilder {
     for (let i = 0; i < count; i++) {
       const client = this.clients[this.txCounter % this.clients.length]!
       const seq = this.nextSeq++
-      out.push(signTransaction(this.chainId, client, seq, utf8(`op ${this.txCounter}`)))
+      const label = utf8(`op ${this.txCounter}`)
+      const op = this.opBytes > label.length ? new Uint8Array(this.opBytes).fill(0x20) : label
+      op.set(label)
+      out.push(signTransaction(this.chainId, client, seq, op))
       this.txCounter++
     }
     return out

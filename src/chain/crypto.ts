@@ -3,8 +3,8 @@
  * ChainCrypto as a parameter; the Crypto service (src/services/crypto.ts) satisfies it with
  * node:crypto, and `portableCrypto` here satisfies it in pure JavaScript.
  */
-import * as ed from "@noble/ed25519"
-import { sha256 as nobleSha256, sha512 } from "@noble/hashes/sha2.js"
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js"
+import { strictVerify } from "./ed25519-strict.ts"
 
 export interface ChainCrypto {
   readonly sha256: (data: Uint8Array) => Uint8Array
@@ -12,22 +12,12 @@ export interface ChainCrypto {
   readonly verify: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean
 }
 
-// @noble/ed25519 v3 leaves its synchronous SHA-512 unset; the sync API needs it.
-ed.hashes.sha512 = sha512
-
 /**
- * ChainCrypto on @noble/hashes and @noble/ed25519. Verification follows RFC 8032's strict rules
- * (zip215: false): non-canonical encodings of R, A or S are rejected, as OpenSSL does, so both
- * implementations accept the same signatures.
+ * ChainCrypto on @noble/hashes and @noble/ed25519, in pure JavaScript. Verification is the strict
+ * rule of ./ed25519-strict.ts, the same one the replicas' node:crypto layer applies, so a
+ * third-party verifier and every replica accept exactly the same signatures.
  */
 export const portableCrypto: ChainCrypto = {
   sha256: (data) => nobleSha256(data),
-  verify: (publicKey, message, signature) => {
-    if (publicKey.length !== 32 || signature.length !== 64) return false
-    try {
-      return ed.verify(signature, message, publicKey, { zip215: false })
-    } catch {
-      return false
-    }
-  }
+  verify: strictVerify
 }

@@ -20,6 +20,7 @@ import { sha256 as nobleSha256, sha512 } from "@noble/hashes/sha2.js"
 import { Context, Layer } from "effect"
 import * as nodeCryptoModule from "node:crypto"
 import type { ChainCrypto } from "../chain/crypto.ts"
+import { BoundedCache, isStrictKeyEncoding, strictVerify } from "../chain/ed25519-strict.ts"
 
 export interface SignedItem {
   readonly publicKey: Uint8Array
@@ -54,29 +55,8 @@ const requireSecret = (secret: Uint8Array): void => {
 // @noble/ed25519 v3 leaves its synchronous SHA-512 unset; the synchronous API needs it.
 ed.hashes.sha512 = sha512
 
-/** The order L of the Ed25519 base point. */
-const GROUP_ORDER = 2n ** 252n + 27742317777372353535851937790883648493n
-
-const littleEndianToBigint = (bytes: Uint8Array): bigint => {
-  let n = 0n
-  for (let i = bytes.length - 1; i >= 0; i--) n = (n << 8n) | BigInt(bytes[i]!)
-  return n
-}
-
-/**
- * A public key as a curve point, or null when strict verification refuses it: an encoding that
- * does not decode by RFC 8032 section 5.1.3 with y < p (so every key has exactly one encoding), or
- * a point of small order (order 1, 2, 4 or 8), which would let one signature verify for many
- * messages.
- */
-const decodeStrictPublicKey = (publicKey: Uint8Array): ed.Point | null => {
-  try {
-    const point = ed.Point.fromBytes(publicKey, false)
-    return point.isSmallOrder() ? null : point
-  } catch {
-    return null
-  }
-}
+/** The bytes as a one-character-per-byte string: a cheap exact map key. */
+const cacheKey = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1")
 
 // ---------------------------------------------------------------------------------------------
 // node:crypto
@@ -91,30 +71,6 @@ const SPKI_ED25519_PREFIX = Buffer.from("302a300506032b6570032100", "hex")
 const PUBLIC_KEY_CACHE_MAX = 4096
 /** Largest number of secret-key objects kept: a replica signs with its identity and view keys. */
 const SECRET_KEY_CACHE_MAX = 64
-
-/**
- * A map that forgets its oldest entry when full. OpenSSL key objects are costly to build (doing
- * so on every verification halves its rate), and the same keys sign nearly everything.
- */
-class BoundedCache<V> {
-  private readonly entries = new Map<string, V>()
-  constructor(private readonly max: number) {}
-
-  getOrCreate(key: string, create: () => V): V {
-    const hit = this.entries.get(key)
-    if (hit !== undefined) return hit
-    const value = create()
-    if (this.entries.size >= this.max) {
-      const oldest = this.entries.keys().next()
-      if (oldest.done !== true) this.entries.delete(oldest.value)
-    }
-    this.entries.set(key, value)
-    return value
-  }
-}
-
-/** The bytes as a one-character-per-byte string: a cheap exact map key. */
-const cacheKey = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1")
 
 /** A plain Uint8Array over a Buffer's bytes, so callers never see Buffer's aliasing `slice`. */
 const plain = (b: Buffer): Uint8Array =>
@@ -131,7 +87,7 @@ const secretKeyObjects = new BoundedCache<nodeCryptoModule.KeyObject>(SECRET_KEY
  */
 const publicKeyObject = (publicKey: Uint8Array): nodeCryptoModule.KeyObject | null =>
   publicKeyObjects.getOrCreate(cacheKey(publicKey), () => {
-    if (decodeStrictPublicKey(publicKey) === null) return null
+    if (!isStrictKeyEncoding(publicKey)) return null
     try {
       return nodeCryptoModule.createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, publicKey]), format: "der", type: "spki" })
     } catch {
@@ -183,30 +139,8 @@ export const nodeCrypto: CryptoImpl = {
 // @noble
 // ---------------------------------------------------------------------------------------------
 
-const noblePoints = new BoundedCache<ed.Point | null>(PUBLIC_KEY_CACHE_MAX)
-
-/**
- * RFC 8032 section 5.1.7 verification with the equation checked without the cofactor, exactly as
- * OpenSSL does: S < L, the public key strict (see decodeStrictPublicKey), k = SHA-512(R || A || M)
- * mod L, and the signature holds when the encoding of [S]B - [k]A equals the 32 bytes of R.
- * (@noble/ed25519's own `verify` multiplies by the cofactor, which accepts signatures whose R has
- * a small-order component that OpenSSL rejects; replicas on different layers must never disagree
- * about a signature.)
- */
-const nobleVerify = (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean => {
-  if (publicKey.length !== PUBLIC_KEY_LENGTH || signature.length !== SIGNATURE_LENGTH) return false
-  const a = noblePoints.getOrCreate(cacheKey(publicKey), () => decodeStrictPublicKey(publicKey))
-  if (a === null) return false
-  const s = littleEndianToBigint(signature.subarray(32, 64))
-  if (s >= GROUP_ORDER) return false
-  const r = signature.subarray(0, 32)
-  const digest = sha512.create().update(r).update(publicKey).update(message).digest()
-  const k = littleEndianToBigint(digest) % GROUP_ORDER
-  const expectedR = ed.Point.BASE.multiply(s, false).subtract(a.multiply(k, false)).toBytes()
-  let difference = 0
-  for (let i = 0; i < 32; i++) difference |= expectedR[i]! ^ r[i]!
-  return difference === 0
-}
+/** Strict verification (src/chain/ed25519-strict.ts), the same rule the node layer applies. */
+const nobleVerify = strictVerify
 
 export const nobleCrypto: CryptoImpl = {
   name: "noble",

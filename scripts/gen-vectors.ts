@@ -79,18 +79,20 @@ const encodings = (b: ChainBuilder): ReadonlyArray<EncodingCase> => {
     viewId: 0n,
     regency: 1n,
     lastDecided: Option.some(block1.decision),
+    lastDecidedBatch: block1.transactions,
     openCid: 2n,
-    written: Option.some({ regency: 0n, batchHash: block2.header.txRoot, batch: block2.transactions }),
-    accepted: Option.none(),
+    written: [{ regency: 0n, batchHash: block2.header.txRoot }],
+    accepted: Option.some({ regency: 0n, batchHash: block2.header.txRoot, batch: block2.transactions }),
     signature: signBytes(
       b.views[0]!.secrets.get(1)!,
       E.stopDataSigningBytes(CHAIN_ID, {
         viewId: 0n,
         regency: 1n,
         lastDecided: Option.some(block1.decision),
+        lastDecidedBatch: block1.transactions,
         openCid: 2n,
-        written: Option.some({ regency: 0n, batchHash: block2.header.txRoot, batch: block2.transactions }),
-        accepted: Option.none()
+        written: [{ regency: 0n, batchHash: block2.header.txRoot }],
+        accepted: Option.some({ regency: 0n, batchHash: block2.header.txRoot, batch: block2.transactions })
       })
     )
   }
@@ -283,7 +285,7 @@ const signatures = (b: ChainBuilder) => {
     {
       kind: "stopData",
       chainId: CHAIN_ID,
-      fields: { viewId: 0n, regency: 1n, lastDecided: Option.some(block1.decision), openCid: 2n, written: Option.none(), accepted: Option.none() },
+      fields: { viewId: 0n, regency: 1n, lastDecided: Option.some(block1.decision), lastDecidedBatch: [], openCid: 2n, written: [], accepted: Option.none() },
       signingBytes: new Uint8Array()
     }
   ].map((p) => ({ ...p, signingBytes: signingBytesOf(p.kind, p.chainId, p.fields) }))

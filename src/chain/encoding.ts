@@ -205,20 +205,28 @@ export const stopCodec: Codec<T.Stop> = taggedStruct(T.Stop, "Stop", {
   regency: u64Codec
 })
 
-const WrittenValue = Schema.Struct({ regency: T.U64, batchHash: T.Hash, batch: Schema.Array(T.Transaction) })
-const writtenValueCodec = struct("WrittenValue", WrittenValue, {
+export const writtenEntryCodec: Codec<T.WrittenEntry> = struct("WrittenEntry", T.WrittenEntry, {
+  regency: u64Codec,
+  batchHash: hashCodec
+})
+
+export const acceptedValueCodec: Codec<T.AcceptedValue> = struct("AcceptedValue", T.AcceptedValue, {
   regency: u64Codec,
   batchHash: hashCodec,
   batch: batchCodec
 })
 
+/** Most entries in a STOPDATA write set (one per distinct value written in one instance). */
+export const writeSetMax = 64
+
 export const stopDataCodec: Codec<T.StopData> = taggedStruct(T.StopData, "StopData", {
   viewId: u64Codec,
   regency: u64Codec,
   lastDecided: option(decisionProofCodec),
+  lastDecidedBatch: batchCodec,
   openCid: u64Codec,
-  written: option(writtenValueCodec),
-  accepted: option(decisionProofCodec),
+  written: array(writtenEntryCodec, writeSetMax),
+  accepted: option(acceptedValueCodec),
   signature: signatureCodec
 })
 
@@ -231,17 +239,19 @@ const stopDataUnsignedCodec: Codec<StopDataUnsigned> = struct(
     viewId: T.U64,
     regency: T.U64,
     lastDecided: Schema.OptionFromSelf(T.DecisionProof),
+    lastDecidedBatch: Schema.Array(T.Transaction),
     openCid: T.U64,
-    written: Schema.OptionFromSelf(WrittenValue),
-    accepted: Schema.OptionFromSelf(T.DecisionProof)
+    written: Schema.Array(T.WrittenEntry),
+    accepted: Schema.OptionFromSelf(T.AcceptedValue)
   }),
   {
     viewId: u64Codec,
     regency: u64Codec,
     lastDecided: option(decisionProofCodec),
+    lastDecidedBatch: batchCodec,
     openCid: u64Codec,
-    written: option(writtenValueCodec),
-    accepted: option(decisionProofCodec)
+    written: array(writtenEntryCodec, writeSetMax),
+    accepted: option(acceptedValueCodec)
   }
 )
 

@@ -218,19 +218,34 @@ export const Stop = Schema.TaggedStruct("Stop", {
 })
 export type Stop = typeof Stop.Type
 
+/** One entry of a write set: the sender sent WRITE(openCid, regency, batchHash). */
+export const WrittenEntry = Schema.Struct({ regency: U64, batchHash: Hash })
+export type WrittenEntry = typeof WrittenEntry.Type
+
+/** The value a replica last accepted (sent ACCEPT for) in its open instance, with the batch itself. */
+export const AcceptedValue = Schema.Struct({ regency: U64, batchHash: Hash, batch: Schema.Array(Transaction) })
+export type AcceptedValue = typeof AcceptedValue.Type
+
 /**
- * STOPDATA: the sender's last decided instance (with its proof) and what it wrote or accepted in
- * the open instance. Signed by the sender's view key so the new leader can forward it in SYNC.
+ * STOPDATA: the sender's last decided instance (with its proof) and its state in the open
+ * instance: the write set (one entry per value it wrote, at the highest regency it wrote that
+ * value) and the last value it accepted. Signed by the sender's view key so the new leader can
+ * forward it in SYNC, where every replica re-checks the leader's choice (see
+ * src/synchronization/sound.ts).
  */
 export const StopData = Schema.TaggedStruct("StopData", {
   viewId: U64,
   regency: U64,
   lastDecided: Schema.OptionFromSelf(DecisionProof),
-  /** The open instance's cid, and the value the sender wrote in it (if any) with the regency. */
+  /**
+   * The batch lastDecided decided (empty when nothing is decided), so that a new leader or a
+   * replica one instance behind can take that decision from the STOPDATA alone.
+   */
+  lastDecidedBatch: Schema.Array(Transaction),
+  /** The open instance's cid: lastDecided's cid + 1, or 1 when nothing is decided. */
   openCid: U64,
-  written: Schema.OptionFromSelf(Schema.Struct({ regency: U64, batchHash: Hash, batch: Schema.Array(Transaction) })),
-  /** The value the sender accepted in the open instance, with q WRITE-backed evidence. */
-  accepted: Schema.OptionFromSelf(DecisionProof),
+  written: Schema.Array(WrittenEntry),
+  accepted: Schema.OptionFromSelf(AcceptedValue),
   signature: Signature
 })
 export type StopData = typeof StopData.Type

@@ -23,3 +23,24 @@ export const hardLimits = {
   /** Most members in one view. */
   membersMax: 1024
 } as const
+
+/**
+ * Limits of the replica core that genesis does not carry: they bound every queue and map the
+ * core keeps, so a Byzantine peer cannot make a replica's memory grow without bound.
+ */
+export const coreLimits = {
+  /** Most client transactions a replica holds waiting to be ordered. */
+  pendingTxMax: 1 << 16,
+  /** Messages for cids up to this far beyond the open instance are kept for later. */
+  futureCidWindow: 2,
+  /** Most messages kept for future instances. */
+  futureMessagesMax: 4096,
+  /** WRITE/ACCEPT/STOP messages are kept for regencies at most this far beyond the current one. */
+  regencyWindow: 8,
+  /** Most entries in a STOPDATA write set (equal to the decoder's bound, see encoding.ts). */
+  writeSetMax: 64,
+  /** The request timeout doubles with each leader change without a decision, up to 2^this. */
+  timeoutBackoffMax: 3,
+  /** Most decided instances one state-transfer answer carries. */
+  stateTransferCidsMax: 64
+} as const

@@ -116,9 +116,10 @@ export const stopData: fc.Arbitrary<T.StopData> = fc.record({
   viewId: u64,
   regency: u64,
   lastDecided: optionOf(decisionProof),
+  lastDecidedBatch: batch,
   openCid: u64,
-  written: optionOf(fc.record({ regency: u64, batchHash: hash, batch })),
-  accepted: optionOf(decisionProof),
+  written: fc.array(fc.record({ regency: u64, batchHash: hash }), { maxLength: 3 }),
+  accepted: optionOf(fc.record({ regency: u64, batchHash: hash, batch })),
   signature
 })
 export const sync: fc.Arbitrary<T.Sync> = fc.record({

@@ -265,8 +265,9 @@ describe("signing payloads", () => {
     viewId: 1n,
     regency: 2n,
     lastDecided: Option.none(),
+    lastDecidedBatch: [],
     openCid: 3n,
-    written: Option.none(),
+    written: [],
     accepted: Option.none()
   }
 

@@ -73,8 +73,9 @@ const signingFieldsFromJson = (kind: string, j: Json): unknown => {
       return { viewId: u64(j.viewId as string), height: u64(j.height as string), headerHash: bytes(j.headerHash as string) }
     case "stopData": {
       const opt = (v: unknown) => (v === null ? Option.none() : Option.some(decisionProofFromJson(v as Json)))
-      if (j.written !== null) throw new Error("the stopData vector has no written value")
-      return { viewId: u64(j.viewId as string), regency: u64(j.regency as string), lastDecided: opt(j.lastDecided), openCid: u64(j.openCid as string), written: Option.none(), accepted: opt(j.accepted) }
+      if (!Array.isArray(j.written) || j.written.length !== 0 || !Array.isArray(j.lastDecidedBatch) || j.lastDecidedBatch.length !== 0)
+        throw new Error("the stopData vector has an empty write set and last decided batch")
+      return { viewId: u64(j.viewId as string), regency: u64(j.regency as string), lastDecided: opt(j.lastDecided), lastDecidedBatch: [], openCid: u64(j.openCid as string), written: [], accepted: opt(j.accepted) }
     }
     default:
       throw new Error(`unknown kind ${kind}`)

@@ -1,0 +1,6 @@
+------------------------------ MODULE MCOrdering ------------------------------
+EXTENDS SmartChain
+MCConstraint == ~gst
+MCNext == OrderingNext \/ SynchronizationNext
+MCSpec == Init /\ [][MCNext]_vars
+=============================================================================

@@ -125,7 +125,8 @@ describe("peer manager", () => {
     // 700 ms (fewer when the machine is busy); without backoff there would be hundreds.
     expect(attempts).toBeGreaterThanOrEqual(4)
     expect(attempts).toBeLessThanOrEqual(45)
-    expect(closeCount(a, "SocketError")).toBe(attempts)
+    // Every attempt but possibly the one in progress was refused and counted.
+    expect(closeCount(a, "SocketError")).toBeGreaterThanOrEqual(attempts - 1)
   })
 
   it("keeps the same single connection on both sides when both dial at once", async () => {

@@ -165,6 +165,17 @@ InvSync ==
        /\ \E S \in StopDataSets(V, m.e) : <<m.c, m.b, m.bound>> \in SyncChoices(V, S, FreeBatches)
        /\ \A m2 \in MsgsOf("SYNC") : m2.from = m.from /\ m2.e = m.e => m2 = m
 
+(* A replica that runs the normal case in a regency e >= 1 has resumed    *)
+(* there with a SYNC offer: one for a cid it has reached and, if the offer *)
+(* fixes its open cid, it has written that value (a crash clears both its  *)
+(* write set and active).                                                  *)
+InvActive ==
+    \A r \in CorrectSet :
+       up[r] /\ active[r] /\ reg[r] >= 1 =>
+          \E o \in SyncOffers(CurView(r), reg[r]) :
+             /\ o[1] <= Open(r)
+             /\ o[1] = Open(r) /\ o[2] # {} => <<reg[r], o[2]>> \in wset[r][Open(r)]
+
 (* The lock.  Members that can still accept in (c, e): correct ones that   *)
 (* are not beyond regency e and have not accepted at e or later, and the   *)
 (* members whose key the adversary holds.                                  *)
@@ -210,6 +221,7 @@ IndInv ==
     /\ InvStop
     /\ InvStopData
     /\ InvSync
+    /\ InvActive
     /\ InvLock
 
 (* The theorems checked by TLC (proofs/README.md):                         *)

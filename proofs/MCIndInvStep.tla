@@ -13,13 +13,13 @@
 (* accepted a result (those variables take no part in IndInv nor in the    *)
 (* steps that change the other variables).  TLC then computes every        *)
 (* successor of every sample under the full Next and checks IndInv on it;  *)
-(* the state constraint stops the search after one step.                   *)
+(* StepNext stops the search after one step.                              *)
 (***************************************************************************)
 EXTENDS IndInv, TLC
 
-ASSUME MaxHeight = 1 /\ BatchMax = 1 /\ Byzantine # {} /\ InitialMembers = Replicas
+ASSUME MaxHeight = 1 /\ MaxRegency = 2 /\ BatchMax = 1 /\ Byzantine # {} /\ InitialMembers = Replicas
 
-Samples == 300
+Samples == 500
 
 Corr == Replicas \ Byzantine
 Bs == {{x} : x \in ClientTxs}
@@ -104,15 +104,27 @@ GenMsgs(R, g) ==
                     e \in {y \in Sub(MaxRegency) : Leader(V0, y) \in Corr /\ PropV(g, y) # {}
                                                    /\ y <= R[Leader(V0, y)].reg}}
         stop == UNION {{StopMsg(r, 0, e) : e \in {y \in R[r].stops : y <= R[r].reg + 1}} : r \in Corr}
-        sd(r, e) == IF R[r].sdld[e] = 0
+        certified == \E e \in Regencies, b \in Bs :
+                        Cardinality({m \in V0.mem : m \in AdvIds \/ (m \in Corr /\ AccV(R, g, m, e) = b)}) >= Q(V0)
+        sd(r, e) == IF R[r].sdld[e] = 0 \/ ~certified
                     THEN StopDataMsg(r, 0, e, 0, VoteBelow(R, g, r, e).ts, VoteBelow(R, g, r, e).b,
                                      R[r].sdws[e] \cap PairsBelow(R, g, r, e))
                     ELSE StopDataMsg(r, 0, e, R[r].sdld[e], -1, {}, {})
         stopdata == UNION {{sd(r, e) : e \in {y \in Sub(MaxRegency) : y <= R[r].reg /\ R[r].sdp[y]}} : r \in Corr}
-        sync == {SyncMsg(Leader(V0, e), 0, e, g.sync[e][1], ValueOf(g, e, g.sync[e][2], 2), g.sync[e][3]) :
-                    e \in {y \in Sub(MaxRegency) : Leader(V0, y) \in Corr /\ g.syncp[y]
-                                                   /\ y <= R[Leader(V0, y)].reg}}
-    IN acc \cup wr \cup prop \cup stop \cup stopdata \cup sync
+    IN acc \cup wr \cup prop \cup stop \cup stopdata
+
+(* The leader-change operators of the spec over message set M instead of   *)
+(* msgs, to draw SYNC messages that the drawn STOPDATA justify.            *)
+Over(M) == INSTANCE Synchronization WITH msgs <- M
+
+(* The SYNC messages the correct leader of regency e may have sent, given  *)
+(* the other messages M: none, or one with a choice the collect rule       *)
+(* allows for some collectable set of STOPDATA.                            *)
+SyncOptions(R, M, e) ==
+    LET L == Leader(V0, e) IN
+    IF L \in Byzantine \/ e > R[L].reg THEN {{}}
+    ELSE {{}} \cup {{SyncMsg(L, 0, e, ch[1], ch[2], ch[3])} :
+                      ch \in UNION {Over(M)!SyncChoices(V0, S, FreeBatches) : S \in Over(M)!StopDataSets(V0, e)}}
 
 (* A state from the choices R and g.  Conjuncts are evaluated in order, so *)
 (* chain and decided can look at the certified batches of msgs.            *)
@@ -123,7 +135,8 @@ Gen(R, g) ==
     /\ compromised = {}
     /\ gst = g.gst
     /\ submitted = g.sub
-    /\ msgs = GenMsgs(R, g)
+    /\ LET M0 == GenMsgs(R, g) IN
+       \E s1 \in SyncOptions(R, M0, 1), s2 \in SyncOptions(R, M0, 2) : msgs = M0 \cup s1 \cup s2
     /\ vote = [r \in Replicas |-> IF r \in Corr
                                   THEN [c \in Cids1 |-> IF c = 1 THEN VoteBelow(R, g, r, MaxRegency + 1) ELSE NoVote]
                                   ELSE EmptyVotes]
@@ -152,8 +165,8 @@ StepInit ==
     /\ \E i \in 1..Samples : \E R \in {DrawReps(i)} : \E g \in {DrawGlobal(i)} : Gen(R, g)
     /\ IndInv
 
-(* Expand the sampled states only: their successors are checked, not       *)
-(* expanded.                                                               *)
-OneStep == TLCGet("level") <= 1
+(* Only the sampled states (level 1) take steps: their successors are      *)
+(* checked, not expanded.                                                  *)
+StepNext == TLCGet("level") = 1 /\ Next
 
 =============================================================================

@@ -59,7 +59,7 @@ DrawGlobal(i) == RandomElement(GlobalChoices)
 
 (* The main value of regency e (usually the same in every regency) and     *)
 (* the other one.                                                          *)
-Main(g, e) == IF g.switch[e] = 0 THEN g.alt[e] ELSE g.main
+Main(g, e) == IF g.switch[e] < 4 THEN g.alt[e] ELSE g.main
 Other(g, e) == CHOOSE b \in Bs : b # Main(g, e)
 (* A die read as a value: mostly the main value, sometimes the other, or   *)
 (* none ({}).                                                              *)

@@ -210,6 +210,29 @@ export const decodeResult = (bytes: Uint8Array): Either.Either<ResultView, OpDec
     return { _tag: "Failed", reason, text }
   })
 
+/**
+ * An application's failure reasons and their code bytes: `fail` builds a failed result, and
+ * `decodeFailed` names the reason of a decoded failed result (an unknown code is Malformed).
+ */
+export const reasonTable = <R extends string>(
+  app: string,
+  codes: { readonly [K in R]: number }
+): {
+  readonly fail: (reason: R, text: string) => Uint8Array
+  readonly decodeFailed: (view: { readonly reason: number; readonly text: string }) => Either.Either<{ readonly _tag: "Failed"; readonly reason: R; readonly text: string }, OpDecodeError>
+} => {
+  const byCode = new Map<number, R>((Object.keys(codes) as Array<R>).map((r) => [codes[r], r]))
+  return {
+    fail: (reason, text) => failedResult(codes[reason], text),
+    decodeFailed: (view) => {
+      const reason = byCode.get(view.reason)
+      return reason === undefined
+        ? Either.left(new OpDecodeError({ app: `${app} result`, reason: "Malformed", offset: 1, expected: `a ${app} reason code, got ${view.reason}` }))
+        : Either.right({ _tag: "Failed", reason, text: view.text })
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // State hashes
 // ---------------------------------------------------------------------------------------------

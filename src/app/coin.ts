@@ -26,15 +26,15 @@ import { Writer } from "../chain/codec.ts"
 import { txHash } from "../chain/hash.ts"
 import { Hash, PublicKey, U32, U64 } from "../chain/types.ts"
 import type { Genesis, Transaction } from "../chain/types.ts"
-import type { AppContext, AppError, Application, BatchOutcome } from "./application.ts"
+import type { AppContext, AppError, Application, BatchOutcome ,
+  OpDecodeError} from "./application.ts"
 import {
-  OpDecodeError,
   ResultStatus,
   decodeOpWith,
   decodeResult,
   defaultAdmitJoin,
   expectMagic,
-  failedResult,
+  reasonTable,
   failTooLarge,
   restoreWith,
   snapshotFunctions
@@ -197,7 +197,7 @@ export const coinReasonCodes: { readonly [R in CoinReason]: number } = {
   ValueNotConserved: 10,
   Replayed: 11
 }
-const reasonByCode = new Map<number, CoinReason>(Object.entries(coinReasonCodes).map(([r, c]) => [c, r as CoinReason]))
+const coinReasons = reasonTable("coin", coinReasonCodes)
 
 /** A coin result, decoded. Ok results name the transaction; its outputs are (txHash, 0..outputs-1). */
 export type CoinResult =
@@ -217,17 +217,12 @@ const okBody = (tag: number, hash: Uint8Array, outputs: number): Uint8Array => {
   return out
 }
 
-const fail = (reason: CoinReason, text: string): Uint8Array => failedResult(coinReasonCodes[reason], text)
+const fail = coinReasons.fail
 
 /** Decodes a coin result. */
 export const decodeCoinResult = (bytes: Uint8Array): Either.Either<CoinResult, OpDecodeError> =>
   Either.flatMap(decodeResult(bytes), (view) => {
-    if (view._tag === "Failed") {
-      const reason = reasonByCode.get(view.reason)
-      return reason === undefined
-        ? Either.left(new OpDecodeError({ app: "coin result", reason: "Malformed", offset: 1, expected: `a coin reason code, got ${view.reason}` }))
-        : Either.right<CoinResult>({ _tag: "Failed", reason, text: view.text })
-    }
+    if (view._tag === "Failed") return coinReasons.decodeFailed(view)
     return decodeOpWith<CoinResult>("coin result", view.body, (r) => {
       const at = r.pos
       const tag = r.u8()

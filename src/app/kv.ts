@@ -23,7 +23,7 @@ import {
   decodeResult,
   defaultAdmitJoin,
   expectMagic,
-  failedResult,
+  reasonTable,
   failTooLarge,
   okResult,
   restoreWith,
@@ -146,7 +146,7 @@ export const kvReasonCodes: { readonly [R in KvReason]: number } = {
   Conflict: 4,
   Full: 5
 }
-const reasonByCode = new Map<number, KvReason>(Object.entries(kvReasonCodes).map(([r, c]) => [c, r as KvReason]))
+const kvReasons = reasonTable("kv", kvReasonCodes)
 
 export type KvResult =
   | { readonly _tag: "Ok"; readonly op: KvOp["_tag"] }
@@ -163,16 +163,11 @@ const opByTag = new Map<number, KvOp["_tag"]>([
   [kvOpTags.Cas, "Cas"]
 ])
 
-const fail = (reason: KvReason, text: string): Uint8Array => failedResult(kvReasonCodes[reason], text)
+const fail = kvReasons.fail
 
 export const decodeKvResult = (bytes: Uint8Array): Either.Either<KvResult, OpDecodeError> =>
   Either.flatMap(decodeResult(bytes), (view): Either.Either<KvResult, OpDecodeError> => {
-    if (view._tag === "Failed") {
-      const reason = reasonByCode.get(view.reason)
-      return reason === undefined
-        ? Either.left(new OpDecodeError({ app: "kv result", reason: "Malformed", offset: 1, expected: `a kv reason code, got ${view.reason}` }))
-        : Either.right({ _tag: "Failed", reason, text: view.text })
-    }
+    if (view._tag === "Failed") return kvReasons.decodeFailed(view)
     const op = view.body.length === 1 ? opByTag.get(view.body[0] as number) : undefined
     return op === undefined
       ? Either.left(new OpDecodeError({ app: "kv result", reason: "Malformed", offset: 1, expected: "one operation tag byte" }))

@@ -15,6 +15,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { toHex } from "../src/chain/bytes.ts"
+import { Writer } from "../src/chain/codec.ts"
 import { portableCrypto as crypto } from "../src/chain/crypto.ts"
 import * as E from "../src/chain/encoding.ts"
 import { encodeGenesisJson } from "../src/chain/genesis-json.ts"
@@ -47,6 +48,15 @@ export const toJsonValue = (v: unknown): unknown => {
 
 const utf8 = (s: string) => new TextEncoder().encode(s)
 const hex = toHex
+
+/** The input of decisionHash: viewId u64, cid u64, batchHash (conformance/FORMAT.md). */
+const decidedBytes = (d: { readonly viewId: bigint; readonly cid: bigint; readonly batchHash: Uint8Array }): Uint8Array => {
+  const w = new Writer(48)
+  w.u64(d.viewId)
+  w.u64(d.cid)
+  w.raw(d.batchHash)
+  return w.finish()
+}
 const SEED = "conformance"
 const CHAIN_ID = "conformance-chain"
 
@@ -228,7 +238,12 @@ const hashes = (b: ChainBuilder) => {
       { function: "headerHash", type: "BlockHeader", inputHex: hex(E.encodeBlockHeader(block2.header)), hash: hex(H.headerHash(crypto, block2.header)) },
       { function: "genesisHash", type: "Genesis", inputHex: hex(E.encodeGenesis(b.genesis)), hash: hex(H.genesisHash(crypto, b.genesis)) },
       { function: "viewHash", type: "ViewRecord", inputHex: hex(E.encodeViewRecord(b.genesis.view)), hash: hex(H.viewHash(crypto, b.genesis.view)) },
-      { function: "decisionHash", type: "DecisionProof", inputHex: hex(E.encodeDecisionProof(block2.decision)), hash: hex(H.decisionHash(crypto, block2.decision)) }
+      {
+        function: "decisionHash",
+        type: "viewId u64, cid u64, batchHash",
+        inputHex: hex(decidedBytes(block2.decision)),
+        hash: hex(H.decisionHash(crypto, block2.decision))
+      }
     ],
     blocks: b.blocks.slice(0, 2).map((blk) => ({
       blockHex: hex(E.encodeBlock(blk)),

@@ -13,7 +13,6 @@ import { Writer } from "./codec.ts"
 import type { ChainCrypto } from "./crypto.ts"
 import {
   blockHeaderCodec,
-  decisionProofCodec,
   genesisCodec,
   transactionCodec,
   viewRecordCodec
@@ -28,7 +27,7 @@ export const hashTags = {
   header: "smartchain/header/v1",
   genesis: "smartchain/genesis/v1",
   view: "smartchain/view/v1",
-  decision: "smartchain/decision/v1"
+  decision: "smartchain/decided/v1"
 } as const
 
 const txTag = tagPrefix(hashTags.transaction)
@@ -95,5 +94,18 @@ export const genesisHash = (crypto: ChainCrypto, genesis: Genesis): Uint8Array =
 
 export const viewHash = (crypto: ChainCrypto, view: ViewRecord): Uint8Array => hashEncoded(crypto, viewTag, viewRecordCodec, view)
 
-export const decisionHash = (crypto: ChainCrypto, proof: DecisionProof): Uint8Array =>
-  hashEncoded(crypto, decisionTag, decisionProofCodec, proof)
+/**
+ * The hash of what a decision proof proves: view, instance and decided batch. The regency and the
+ * signatures are left out on purpose: correct replicas may hold different (equally valid) sets of
+ * q ACCEPTs for the same decision, possibly from different regencies, and their headers, hence
+ * their header hashes and COMMITs, must still be identical. The body's proof is checked on its
+ * own (q valid ACCEPTs of the block's view on these values).
+ */
+export const decisionHash = (crypto: ChainCrypto, proof: Pick<DecisionProof, "viewId" | "cid" | "batchHash">): Uint8Array => {
+  const w = new Writer(decisionTag.length + 48)
+  w.raw(decisionTag)
+  w.u64(proof.viewId)
+  w.u64(proof.cid)
+  w.raw(proof.batchHash)
+  return crypto.sha256(w.peek())
+}

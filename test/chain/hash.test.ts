@@ -9,6 +9,12 @@ import * as H from "../../src/chain/hash.ts"
 import { merkleRoot, merkleTags } from "../../src/chain/merkle.ts"
 import { buildChain } from "../support/chain-builder.ts"
 
+const u64 = (v: bigint): Uint8Array => {
+  const out = new Uint8Array(8)
+  new DataView(out.buffer).setBigUint64(0, v)
+  return out
+}
+
 describe("domain-separated hashes", () => {
   const chain = buildChain({ blocks: 3, txPerBlock: 3, viewChangeAt: 2 })
   const block = chain.blocks[1]!
@@ -20,8 +26,21 @@ describe("domain-separated hashes", () => {
     expect(toHex(H.headerHash(crypto, block.header))).toBe(manual(H.hashTags.header, E.encodeBlockHeader(block.header)))
     expect(toHex(H.genesisHash(crypto, chain.genesis))).toBe(manual(H.hashTags.genesis, E.encodeGenesis(chain.genesis)))
     expect(toHex(H.viewHash(crypto, chain.genesis.view))).toBe(manual(H.hashTags.view, E.encodeViewRecord(chain.genesis.view)))
-    expect(toHex(H.decisionHash(crypto, block.decision))).toBe(manual(H.hashTags.decision, E.encodeDecisionProof(block.decision)))
+    const d = block.decision
+    const decided = concatBytes(u64(d.viewId), u64(d.cid), d.batchHash)
+    expect(toHex(H.decisionHash(crypto, d))).toBe(manual(H.hashTags.decision, decided))
     expect(toHex(H.resultHash(crypto, block.results[0]!))).toBe(manual(H.hashTags.result, block.results[0]!))
+  })
+
+  it("decisionHash commits to view, cid and batch, not to which valid ACCEPT set or regency a replica holds", () => {
+    const d = block.decision
+    const other = { ...d, regency: d.regency + 1n, accepts: [...d.accepts].reverse().slice(1) }
+    expect(toHex(H.decisionHash(crypto, other))).toBe(toHex(H.decisionHash(crypto, d)))
+    expect(toHex(H.decisionHash(crypto, { ...d, cid: d.cid + 1n }))).not.toBe(toHex(H.decisionHash(crypto, d)))
+    expect(toHex(H.decisionHash(crypto, { ...d, viewId: d.viewId + 1n }))).not.toBe(toHex(H.decisionHash(crypto, d)))
+    const flipped = d.batchHash.slice()
+    flipped[0] = flipped[0]! ^ 1
+    expect(toHex(H.decisionHash(crypto, { ...d, batchHash: flipped }))).not.toBe(toHex(H.decisionHash(crypto, d)))
   })
 
   it("all domain tags (hashes, Merkle nodes, signatures) are distinct ASCII strings", () => {

@@ -13,7 +13,7 @@ import { Either, Option } from "effect"
 import { match, P } from "ts-pattern"
 import { byzantineQuorum } from "../core/quorum.ts"
 import { hardLimits } from "../core/limits.ts"
-import { bytesEqual, toHex } from "./bytes.ts"
+import { bytesEqual, fromHex, toHex } from "./bytes.ts"
 import type { ChainCrypto } from "./crypto.ts"
 import { acceptSigningBytes, commitSigningBytes, txSigningBytes, viewRecordConsistency } from "./encoding.ts"
 import { ChainError } from "./errors.ts"
@@ -39,6 +39,23 @@ export interface ChainSummary {
   readonly lastReconfigHeight: bigint
   /** True when a head certificate was given and verified. */
   readonly headCertified: boolean
+}
+
+/** A point in a chain from which verification can continue (see `ChainVerifier.resume`). */
+export interface ChainPosition {
+  /** Height of the last block already trusted (0: genesis). */
+  readonly height: bigint
+  /** Its header hash (the genesis hash at height 0). */
+  readonly headHash: Uint8Array
+  /** The view that certifies the next block. */
+  readonly view: ViewRecord
+  /** The view that certified the block at `height`, when that block installed `view`. */
+  readonly headView?: ViewRecord
+  /** lastReconfigHeight and lastCheckpointHeight of the block at `height`. */
+  readonly lastReconfigHeight: bigint
+  readonly lastCheckpointHeight: bigint
+  /** View keys of views before these two, when known, for the view-key freshness check. */
+  readonly earlierViewKeys?: ReadonlyArray<Uint8Array>
 }
 
 /** What one verified block contributed. */
@@ -135,6 +152,51 @@ export class ChainVerifier {
   /** A verifier positioned after genesis (height 0). An invalid genesis view fails the first call. */
   static start(crypto: ChainCrypto, genesis: Genesis, options: VerifyOptions = {}): ChainVerifier {
     return new ChainVerifier(crypto, genesis, options)
+  }
+
+  /**
+   * A verifier positioned after block `position.height` of the chain started by `genesis`, whose
+   * header hash and views the caller has established otherwise (state transfer confirms them by
+   * f + 1 matching answers or a certificate; a restarted replica reads them from its own store).
+   * Checks that need blocks before the position see only what the position says: the view-key
+   * freshness check (FORMAT.md section 8, check 16) knows the keys of `position.view` and
+   * `position.headView` and those of `position.earlierViewKeys`.
+   */
+  static resume(crypto: ChainCrypto, genesis: Genesis, position: ChainPosition, options: VerifyOptions = {}): ChainVerifier {
+    const v = new ChainVerifier(crypto, genesis, options)
+    if (v.failure !== undefined) return v
+    v.height = position.height
+    v.headHash = position.headHash
+    v.view = viewState(crypto, position.view)
+    v.headView = position.headView === undefined ? v.view : viewState(crypto, position.headView)
+    v.lastReconfigHeight = position.lastReconfigHeight
+    v.lastCheckpointHeight = position.lastCheckpointHeight
+    v.viewIds.length = 0
+    v.viewIds.push(position.view.id)
+    for (const m of position.view.members) v.usedViewKeys.add(toHex(m.viewKey))
+    for (const m of position.headView?.members ?? []) v.usedViewKeys.add(toHex(m.viewKey))
+    for (const k of position.earlierViewKeys ?? []) v.usedViewKeys.add(toHex(k))
+    const problem = viewRecordProblem(position.view)
+    if (problem !== undefined) v.failure = fail(position.height, "BadViewRecord", `view ${position.view.id}: ${problem}`)
+    return v
+  }
+
+  /**
+   * Where verification stands, for `ChainVerifier.resume` (for instance to continue with blocks
+   * from another source after a block failed). Undefined after a failure.
+   */
+  position(): ChainPosition | undefined {
+    if (this.failure !== undefined) return undefined
+    const installed = this.headView !== this.view
+    return {
+      height: this.height,
+      headHash: this.headHash,
+      view: this.view.record,
+      ...(installed ? { headView: this.headView.record } : {}),
+      lastReconfigHeight: this.lastReconfigHeight,
+      lastCheckpointHeight: this.lastCheckpointHeight,
+      earlierViewKeys: [...this.usedViewKeys].map((k) => fromHex(k) as Uint8Array)
+    }
   }
 
   /** Height of the last verified block (0 before any). */

@@ -1,0 +1,248 @@
+/**
+ * The client library (PROTOCOL.md section 7): signs a transaction with the client's key, sends it
+ * to every member of the view through a ClientTransport, and waits until the persistence mode's
+ * acceptance rule (./acceptance.ts) holds. Each attempt waits `timeoutMs`; after a timeout the
+ * same transaction (same seq) goes to every member again, since replicas answer a transaction
+ * they already decided with its stored result. After `attempts` attempts the submission fails
+ * with a ClientTimeout that says how far it got; it never hangs.
+ *
+ * Sequence numbers: each client key gets increasing seq values from one counter, so concurrent
+ * submissions never share one. (client, seq) must never repeat across runs either (a replica would
+ * answer a repeated one with the old result), so by default the first seq is the clock in
+ * milliseconds times 2^20: a restarted client starts above every seq it used before unless it
+ * submitted more than 2^20 transactions per millisecond. Callers that keep their own counter pass
+ * `firstSeq`.
+ *
+ *   const client = yield* makeClient({ chainId, view, mode: "strong", key, crypto }, transport)
+ *   const accepted = yield* client.submit(op)   // Accepted, or ClientTimeout
+ */
+import { Clock, Deferred, Effect, Option, Ref, Schema, Stream } from "effect"
+import type { Scope } from "effect"
+import { toHex } from "../chain/bytes.ts"
+import type { ChainCrypto } from "../chain/crypto.ts"
+import { txSigningBytes } from "../chain/encoding.ts"
+import { txHash } from "../chain/hash.ts"
+import { trustedView } from "../chain/reply.ts"
+import type { TrustedView } from "../chain/reply.ts"
+import type { PersistenceMode, Transaction, ViewRecord } from "../chain/types.ts"
+import { acceptanceRule, emptyCounters, ReplyCollector } from "./acceptance.ts"
+import type { Accepted, ReplyCounters } from "./acceptance.ts"
+import type { ClientTransport, ReplyFrom } from "./transport.ts"
+
+/** ChainCrypto with signing (the Crypto service's implementations satisfy it). */
+export interface ClientCrypto extends ChainCrypto {
+  /** The Ed25519 signature of `message` by the 32-byte secret seed. */
+  readonly sign: (secret32: Uint8Array, message: Uint8Array) => Uint8Array
+}
+
+export interface ClientKey {
+  readonly publicKey: Uint8Array
+  readonly secret: Uint8Array
+}
+
+export interface ClientConfig {
+  readonly chainId: string
+  /** The view whose members the client talks to and whose keys certify strong-mode replies. */
+  readonly view: ViewRecord
+  readonly mode: PersistenceMode
+  readonly key: ClientKey
+  readonly crypto: ClientCrypto
+  /** How long one attempt waits for the acceptance rule, in milliseconds. Default 2000. */
+  readonly timeoutMs?: number
+  /** Attempts (sends to every member) before giving up; at least 1. Default 3. */
+  readonly attempts?: number
+  /** The first seq to use (default: clock milliseconds times 2^20). */
+  readonly firstSeq?: bigint
+}
+
+export const defaultClientTimeoutMs = 2_000
+export const defaultClientAttempts = 3
+/** Seq values per millisecond of the default first seq. */
+const seqPerMs = 1n << 20n
+
+/** No answer satisfied the acceptance rule within every attempt. */
+export class ClientTimeout extends Schema.TaggedError<ClientTimeout>()("ClientTimeout", {
+  /** The client key, hex. */
+  client: Schema.String,
+  seq: Schema.BigIntFromSelf,
+  attempts: Schema.Number,
+  waitedMs: Schema.Number,
+  /** Distinct members whose replies were counted. */
+  members: Schema.Number,
+  /** The most replies that agreed on one answer, and how many the rule needs. */
+  bestMatching: Schema.Number,
+  needed: Schema.Number,
+  /** Replies ignored as duplicates, conflicts, bad certificates, non-members. */
+  ignored: Schema.Number
+}) {
+  override get message(): string {
+    return (
+      `transaction seq ${this.seq} of client ${this.client.slice(0, 16)}: no accepted reply after ${this.attempts} attempts ` +
+      `(${this.waitedMs} ms): ${this.members} members answered, at most ${this.bestMatching} agreed, ${this.needed} needed, ` +
+      `${this.ignored} replies ignored`
+    )
+  }
+}
+
+/** What the client counted since it started. */
+export interface ClientMetrics {
+  submitted: number
+  accepted: number
+  acceptedByCertificate: number
+  timeouts: number
+  /** Attempts after the first (resends to every member). */
+  retries: number
+  /** Sends the transport refused. */
+  sendFailures: number
+  /** Replies that arrived when no submission was waiting for them (late, or never asked for). */
+  unmatched: number
+  /** Ignored replies of every submission, summed. */
+  replies: ReplyCounters
+}
+
+/** An accepted submission: the transaction sent and the answer the mode's rule accepted. */
+export interface Submitted extends Accepted {
+  readonly transaction: Transaction
+  /** The attempt (1-based) during which the answer was accepted. */
+  readonly attempt: number
+}
+
+export interface Client {
+  readonly publicKey: Uint8Array
+  /** Signs `op` with the next seq and submits it. */
+  readonly submit: (op: Uint8Array) => Effect.Effect<Submitted, ClientTimeout>
+  /** Submits a transaction signed elsewhere (for example, one whose earlier submission timed out). */
+  readonly submitTransaction: (tx: Transaction) => Effect.Effect<Submitted, ClientTimeout>
+  /** Signs `op` with the next seq, without sending it. */
+  readonly sign: (op: Uint8Array) => Effect.Effect<Transaction>
+  /** Trusts a new view (after a reconfiguration) for submissions from now on and those waiting. */
+  readonly setView: (view: ViewRecord) => Effect.Effect<void>
+  readonly metrics: () => ClientMetrics
+}
+
+const addCounters = (into: ReplyCounters, from: ReplyCounters): void => {
+  into.duplicates += from.duplicates
+  into.conflicting += from.conflicting
+  into.nonMembers += from.nonMembers
+  into.unsolicited += from.unsolicited
+  into.badCertificates += from.badCertificates
+  into.mismatching += from.mismatching
+}
+
+const ignoredCount = (c: ReplyCounters): number => c.duplicates + c.conflicting + c.nonMembers + c.unsolicited + c.badCertificates
+
+interface Waiting {
+  readonly collector: ReplyCollector
+  readonly done: Deferred.Deferred<Accepted>
+}
+
+/**
+ * A client for one key over `transport`. It reads the transport's reply stream in a fiber of the
+ * surrounding scope, so a transport serves one client.
+ */
+export const makeClient = (config: ClientConfig, transport: ClientTransport): Effect.Effect<Client, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { crypto, key, chainId, mode } = config
+    const timeoutMs = config.timeoutMs ?? defaultClientTimeoutMs
+    const attempts = Math.max(1, config.attempts ?? defaultClientAttempts)
+    const clientHex = toHex(key.publicKey)
+    const firstSeq = config.firstSeq ?? BigInt(yield* Clock.currentTimeMillis) * seqPerMs
+    const nextSeq = yield* Ref.make(firstSeq)
+    let view: TrustedView = trustedView(crypto, chainId, config.view)
+    const waiting = new Map<bigint, Waiting>()
+    const metrics: ClientMetrics = {
+      submitted: 0,
+      accepted: 0,
+      acceptedByCertificate: 0,
+      timeouts: 0,
+      retries: 0,
+      sendFailures: 0,
+      unmatched: 0,
+      replies: emptyCounters()
+    }
+
+    const route = ({ from, reply }: ReplyFrom): Effect.Effect<void> => {
+      const seq = reply._tag === "Reply" ? reply.seq : reply.transaction.seq
+      const w = waiting.get(seq)
+      if (w === undefined) {
+        metrics.unmatched++
+        return Effect.void
+      }
+      const offered = w.collector.offer(from, reply)
+      return offered._tag === "Accepted" ? Deferred.succeed(w.done, offered.accepted) : Effect.void
+    }
+    yield* Effect.forkScoped(Stream.runForEach(transport.replies, route))
+
+    const sign = (op: Uint8Array): Effect.Effect<Transaction> =>
+      Effect.map(
+        Ref.getAndUpdate(nextSeq, (s) => s + 1n),
+        (seq) => ({ client: key.publicKey, seq, op, signature: crypto.sign(key.secret, txSigningBytes(chainId, { client: key.publicKey, seq, op })) })
+      )
+
+    const sendToAll = (tx: Transaction): Effect.Effect<void> =>
+      Effect.forEach(
+        view.record.members,
+        (m) => Effect.catchAll(transport.send(m.replica, tx), () => Effect.sync(() => void metrics.sendFailures++)),
+        { concurrency: "unbounded", discard: true }
+      )
+
+    const submitTransaction = (tx: Transaction): Effect.Effect<Submitted, ClientTimeout> =>
+      Effect.gen(function* () {
+        const started = yield* Clock.currentTimeMillis
+        // A second submission of a transaction already waiting joins the first one's collection.
+        const joined = waiting.get(tx.seq)
+        const collector =
+          joined?.collector ??
+          new ReplyCollector(crypto, view, acceptanceRule(mode, view.record), { client: tx.client, seq: tx.seq, txHash: txHash(crypto, tx) })
+        const done = joined?.done ?? (yield* Deferred.make<Accepted>())
+        metrics.submitted++
+        const run = Effect.gen(function* () {
+          for (let attempt = 1; attempt <= attempts; attempt++) {
+            if (attempt > 1) metrics.retries++
+            yield* sendToAll(tx)
+            const outcome = yield* Effect.timeoutOption(Deferred.await(done), timeoutMs)
+            if (Option.isSome(outcome)) {
+              metrics.accepted++
+              if (outcome.value.via === "certificate") metrics.acceptedByCertificate++
+              return { ...outcome.value, transaction: tx, attempt } satisfies Submitted
+            }
+          }
+          metrics.timeouts++
+          const now = yield* Clock.currentTimeMillis
+          return yield* Effect.fail(
+            new ClientTimeout({
+              client: clientHex,
+              seq: tx.seq,
+              attempts,
+              waitedMs: now - started,
+              members: collector.voters,
+              bestMatching: collector.bestMatching,
+              needed: acceptanceRule(mode, view.record).matchingReplies,
+              ignored: ignoredCount(collector.counters)
+            })
+          )
+        })
+        if (joined !== undefined) return yield* run
+        waiting.set(tx.seq, { collector, done })
+        return yield* Effect.ensuring(
+          run,
+          Effect.sync(() => {
+            waiting.delete(tx.seq)
+            addCounters(metrics.replies, collector.counters)
+          })
+        )
+      })
+
+    return {
+      publicKey: key.publicKey,
+      submit: (op) => Effect.flatMap(sign(op), submitTransaction),
+      submitTransaction,
+      sign,
+      setView: (record) =>
+        Effect.sync(() => {
+          view = trustedView(crypto, chainId, record)
+          for (const w of waiting.values()) w.collector.setView(view)
+        }),
+      metrics: () => metrics
+    } satisfies Client
+  })

@@ -138,6 +138,8 @@ export interface ChainBuilderOptions {
   readonly from?: { readonly genesis: Genesis; readonly viewSecrets: ReadonlyMap<number, Uint8Array> }
   /** Pad each fresh transaction's op to this many bytes (default: just its label). */
   readonly opBytes?: number
+  /** Identity keys genesis allows to JOIN (default none). */
+  readonly admission?: ReadonlyArray<Uint8Array>
 }
 
 export interface NextBlockOptions {
@@ -151,7 +153,14 @@ export interface NextBlockOptions {
    * Install the next view in this block; `replicas` lists its members (default: the current
    * ones); `record` may change the record before it is committed to (for invalid-view tests).
    */
-  readonly installView?: { readonly replicas?: ReadonlyArray<number>; readonly record?: (v: ViewRecord) => ViewRecord }
+  readonly installView?: {
+    readonly replicas?: ReadonlyArray<number>
+    readonly record?: (v: ViewRecord) => ViewRecord
+    /** Install exactly this view (record and private keys), e.g. one computed from ROTATE and JOIN requests. */
+    readonly keys?: ViewKeys
+  }
+  /** Members whose keys sign the decision proof and certificate (default: the first q of the signing view). */
+  readonly signers?: ReadonlyArray<number>
   /** Decide and certify with this view instead of the current one (its id and hash go in the header). */
   readonly signingView?: ViewKeys
   /** Changes the decision proof before its hash enters the header. */
@@ -202,7 +211,7 @@ export class ChainBuilder {
       view: this.view.record,
       persistence: options.persistence ?? "weak",
       minters: this.minters.map((k) => k.publicKey),
-      admission: [],
+      admission: options.admission ?? [],
       limits: options.limits ?? defaultLimits
     }
     this.genesisHash = genesisHash(crypto, this.genesis)
@@ -246,13 +255,13 @@ export class ChainBuilder {
     const transactions = o.transactions ?? this.freshTransactions(o.txCount ?? 2)
     const results = o.results ?? transactions.map((_, i) => utf8(`ok ${h}.${i}`))
     const txRoot = batchHash(crypto, transactions)
-    let decision = makeDecisionProof(this.chainId, signer, { cid: h, regency: 0n, batchHash: txRoot })
+    let decision = makeDecisionProof(this.chainId, signer, { cid: h, regency: 0n, batchHash: txRoot }, o.signers)
     if (o.decision !== undefined) decision = o.decision(decision)
 
     let newView: ViewKeys | undefined
     if (o.installView !== undefined) {
       const replicas = o.installView.replicas ?? this.view.record.members.map((m) => m.replica)
-      newView = makeView(this.seed, this.view.record.id + 1n, replicas)
+      newView = o.installView.keys ?? makeView(this.seed, this.view.record.id + 1n, replicas)
       if (o.installView.record !== undefined) newView = { ...newView, record: o.installView.record(newView.record) }
     }
     const k = BigInt(this.genesis.limits.checkpointInterval)
@@ -283,7 +292,7 @@ export class ChainBuilder {
     if (o.block !== undefined) block = o.block(block)
 
     this.blocks.push(block)
-    this.certificates.push(makeCertificate(this.chainId, signer, h, hash))
+    this.certificates.push(makeCertificate(this.chainId, signer, h, hash, o.signers))
     this.prevHash = hash
     if (newView !== undefined) {
       this.view = newView

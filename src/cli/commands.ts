@@ -7,6 +7,9 @@ import { nodeCrypto } from "../services/crypto.ts"
 import { initNetwork } from "./init.ts"
 import { verifyCommand } from "./verify.ts"
 import { failWith } from "./report.ts"
+import { runCluster } from "./cluster.ts"
+import { nodeCommand } from "./node.ts"
+import { statusCommand } from "./status.ts"
 
 const init = Command.make(
   "init",
@@ -33,4 +36,27 @@ const init = Command.make(
     }).pipe(failWith)
 ).pipe(Command.withDescription("Create a network: a genesis file and the private keys of its replicas and minters."))
 
-export const commands = [init, verifyCommand] as const
+const cluster = Command.make(
+  "cluster",
+  {
+    replicas: Options.integer("replicas").pipe(Options.withDescription("number of replica processes"), Options.withDefault(4)),
+    mode: Options.choice("mode", ["memory", "weak", "strong"]).pipe(
+      Options.withDescription("persistence mode (PROTOCOL.md section 4)"),
+      Options.withDefault("strong" as const)
+    ),
+    dir: Options.directory("dir").pipe(Options.withDescription("directory of the network and every replica's data"), Options.withDefault("data")),
+    basePort: Options.integer("base-port").pipe(
+      Options.withDescription("replica i listens on base + i for replicas and on base + N + i for HTTP"),
+      Options.withDefault(7100)
+    ),
+    host: Options.text("host").pipe(Options.withDescription("address every replica binds"), Options.withDefault("127.0.0.1")),
+    fresh: Options.boolean("fresh").pipe(Options.withDescription("delete the directory's network and data first"))
+  },
+  (o) => runCluster(o).pipe(failWith)
+).pipe(
+  Command.withDescription(
+    "Run a local network: creates it under --dir if needed, starts one `smartchain node` process per replica, prints their endpoints, and stops them all on Ctrl-C."
+  )
+)
+
+export const commands = [init, verifyCommand, nodeCommand, cluster, statusCommand] as const

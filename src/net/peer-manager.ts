@@ -237,6 +237,14 @@ export class PeerManager {
     return conn.send(payload)
   }
 
+  /**
+   * Closes the kept channel with `replica` for a violation found above the channel layer (a
+   * payload that does not decode, say): counted, logged and redialed like any other close.
+   */
+  reject(replica: number, error: CloseError): void {
+    this.slots.get(replica)?.active?.fail(error)
+  }
+
   /** Queues `payload` for every connected peer; returns how many accepted it. */
   broadcast(payload: Uint8Array): number {
     let n = 0
@@ -364,6 +372,17 @@ export class PeerManager {
   }
 }
 
+/** A NetLog that writes to the Effect logger of the calling fiber's runtime, fields as annotations. */
+export const effectNetLog: Effect.Effect<NetLog> = Effect.map(Effect.runtime<never>(), (runtime) => {
+  const runSync = Runtime.runSync(runtime)
+  return (level, message, fields) => {
+    const line = level === "warn" ? Effect.logWarning(message) : level === "info" ? Effect.logInfo(message) : Effect.logDebug(message)
+    const annotations: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(fields)) if (v !== undefined) annotations[k] = typeof v === "bigint" ? v.toString() : v
+    runSync(Effect.annotateLogs(line, annotations))
+  }
+})
+
 /** A message as the inbox holds it. */
 export interface InboundMessage {
   readonly from: number
@@ -380,14 +399,7 @@ export const peerManagerWithInbox = (
 ): Effect.Effect<{ readonly manager: PeerManager; readonly inbox: Queue.Dequeue<InboundMessage> }, StartError, Scope.Scope> =>
   Effect.gen(function* () {
     const inbox = yield* Queue.dropping<InboundMessage>(capacity)
-    const runtime = yield* Effect.runtime<never>()
-    const runSync = Runtime.runSync(runtime)
-    const log: NetLog = (level, message, fields) => {
-      const line = level === "warn" ? Effect.logWarning(message) : level === "info" ? Effect.logInfo(message) : Effect.logDebug(message)
-      const annotations: Record<string, unknown> = {}
-      for (const [k, v] of Object.entries(fields)) if (v !== undefined) annotations[k] = typeof v === "bigint" ? v.toString() : v
-      runSync(Effect.annotateLogs(line, annotations))
-    }
+    const log = yield* effectNetLog
     const manager = yield* PeerManager.scoped({ ...config, log, onMessage: (from, payload) => void inbox.unsafeOffer({ from, payload }) })
     return { manager, inbox }
   })

@@ -181,7 +181,11 @@ describe("peer manager", () => {
           1024
         )
         b.manager.setPeers([{ replica: 0, identityKey: aId.publicKey, address: manager.address }])
-        yield* Effect.promise(() => waitFor(() => b.manager.isConnected(0), "the channel"))
+        // Both sides settled on the connection dialed by replica 0 (a second, dropped connection
+        // could otherwise lose the messages in flight on it).
+        yield* Effect.promise(() =>
+          waitFor(() => b.manager.connectionRole(0) === "responder" && manager.connectionRole(1) === "initiator", "the channel")
+        )
         for (let i = 0; i < 10; i++) b.manager.send(0, numbered(1, i))
         const got: Array<number> = []
         while (got.length < 10) {

@@ -6,8 +6,9 @@
 (* computed by every replica while it executes blocks (Base!ApplyBlock),   *)
 (* so the view of every height is a function of the chain.  A replica      *)
 (* switches to a new view (InstallView) once the block that installs it is *)
-(* durable; a member that is not in the new view has left and erases all   *)
-(* its view keys; a continuing member erases its old view keys            *)
+(* durable; a member that is not in the new view leaves, once the new     *)
+(* view has taken over, and erases all its view keys; a continuing member *)
+(* erases its old view keys                                                *)
 (* (EraseKeys).  A replica that has left may later be compromised: the     *)
 (* adversary then holds every view key it still has.  With Erasure = FALSE *)
 (* no key is ever erased.                                                  *)
@@ -59,14 +60,29 @@ Rotate(r) ==
     /\ keys' = IF r \in Byzantine THEN keys ELSE [keys EXCEPT ![r] = @ \cup {V.id + 1}]
     /\ UNCHANGED <<chain, vote, wset, decided, syncVars, persistenceVars, view, left, networkVars>>
 
+(* The height of the block of chain p that installed view vid. *)
+InstallHeight(p, vid) ==
+    CHOOSE h \in 1..Len(p) : ViewAfter(Prefix(p, h)).id = vid /\ ViewAfter(Prefix(p, h - 1)).id < vid
+
+(* The members of view V (installed by block hb of p) have taken over: V   *)
+(* has decided block hb + 1 (q ACCEPTs signed with V's keys), which its    *)
+(* members can do only once they hold, durably, the chain up to hb.        *)
+TakenOver(p, V) ==
+    LET c == InstallHeight(p, V.id) + 1 IN
+    \E e \in Regencies, b \in AcceptedBatches(V, c) : AcceptQuorum(V, c, e, b)
+
 (* r switches to the view its durable blocks have installed: new members,  *)
-(* keys and quorums, regency 0.  A joiner becomes a member here; a member  *)
-(* that is not in the new view leaves and erases all its view keys.        *)
+(* keys and quorums, regency 0.  A joiner becomes a member here.  A member *)
+(* that is not in the new view leaves and erases all its view keys, once   *)
+(* the new view has taken over: until then it keeps serving its blocks by  *)
+(* state transfer, so that leaving never takes away the last correct copy  *)
+(* of a block whose result a client accepted.                              *)
 InstallView(r) ==
     LET V == ViewAfter(Prefix(chain[r], dur[r])) IN
     /\ Correct(r) /\ up[r] /\ ~left[r]
     /\ V.id > view[r]
     /\ view[r] >= 0 \/ r \in V.mem
+    /\ r \in V.mem \/ TakenOver(Prefix(chain[r], dur[r]), V)
     /\ view' = [view EXCEPT ![r] = V.id]
     /\ reg' = [reg EXCEPT ![r] = 0]
     /\ active' = [active EXCEPT ![r] = TRUE]

@@ -1,0 +1,225 @@
+/**
+ * Behaviour generation, spec -> implementation: TLC simulates conformance/GenBehaviours.tla until
+ * it reaches each goal (GOAL), dumps that behaviour as JSON (-dumpTrace json), and this script
+ * turns it into conformance/behaviours/<goal>.json (format: test/conformance/behaviour.ts), which
+ * test/conformance/replay.test.ts replays through the real `step` in `npm test` without Java.
+ *
+ *   npx tsx scripts/gen-behaviours.ts                  every goal
+ *   npx tsx scripts/gen-behaviours.ts leader-change-bound
+ *   --seed <n>   TLC's simulation seed (default 7); --depth <n> (default 100)
+ *
+ * Needs TLA2TOOLS_JAR (scripts/tla.ts); without it, prints one line saying what was skipped and
+ * exits 0 (the committed behaviours stay as they are).
+ */
+import { Effect, Option, Schema } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import type { Behaviour, ReplicaView, SentMessage, Step } from "../test/conformance/behaviour.ts"
+import { Behaviour as BehaviourSchema } from "../test/conformance/behaviour.ts"
+import { commonJvmOptions, readTlcOutput, runJava, toolsFromEnv } from "./tla.ts"
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+const conformanceDir = path.join(root, "conformance")
+const outDir = path.join(conformanceDir, "behaviours")
+
+/** BatchMax in conformance/GenBehaviours.cfg. */
+const batchMax = 1
+
+/** The goals of GenBehaviours.tla (its Reached operator), one behaviour each. */
+export const goals = ["normal-case", "two-instances", "leader-change-free", "leader-change-bound"] as const
+
+/** A malformed TLC dump: the script stops with this rather than write a wrong behaviour. */
+export class DumpShapeError extends Schema.TaggedError<DumpShapeError>()("DumpShapeError", { reason: Schema.String }) {}
+
+type Json = unknown
+type Obj = { readonly [k: string]: Json }
+
+const obj = (x: Json, what: string): Obj => {
+  if (typeof x !== "object" || x === null || Array.isArray(x)) throw new DumpShapeError({ reason: `${what} is not an object` })
+  return x as Obj
+}
+const arr = (x: Json, what: string): ReadonlyArray<Json> => {
+  if (!Array.isArray(x)) throw new DumpShapeError({ reason: `${what} is not an array` })
+  return x
+}
+const int = (x: Json, what: string): number => {
+  if (typeof x !== "number" || !Number.isInteger(x)) throw new DumpShapeError({ reason: `${what} is not an integer` })
+  return x
+}
+
+/** A spec batch (a set of requests) as the sorted ids of its client transactions. */
+const batchOf = (x: Json): Array<number> =>
+  arr(x, "batch")
+    .map((req) => obj(req, "request"))
+    .filter((req) => req["k"] === "tx")
+    .map((req) => int(req["id"], "request id"))
+    .sort((a, b) => a - b)
+
+const pairsOf = (x: Json): Array<[number, Array<number>]> =>
+  arr(x, "write set")
+    .map((p): [number, Array<number>] => {
+      const t = arr(p, "pair")
+      return [int(t[0], "regency"), batchOf(t[1])]
+    })
+    .sort((a, b) => a[0] - b[0] || JSON.stringify(a[1]).localeCompare(JSON.stringify(b[1])))
+
+const replicaViews = (state: Obj): Array<ReplicaView> => {
+  const chains = arr(state["chain"], "chain")
+  return chains.map((c, i) => {
+    const chain = arr(c, "chain[r]").map(batchOf)
+    const open = chain.length + 1
+    const vote = obj(arr(arr(state["vote"], "vote")[i], "vote[r]")[open - 1], "vote[r][c]")
+    const wset = arr(arr(state["wset"], "wset")[i], "wset[r]")[open - 1]
+    return {
+      chain,
+      regency: int(arr(state["reg"], "reg")[i], "reg[r]"),
+      active: arr(state["active"], "active")[i] === true,
+      vote: { regency: int(vote["ts"], "vote ts"), batch: batchOf(vote["b"]) },
+      written: pairsOf(wset)
+    }
+  })
+}
+
+const sentMessage = (m: Obj): SentMessage => {
+  const from = int(m["from"], "from") - 1
+  const regency = int(m["e"], "e")
+  switch (m["type"]) {
+    case "PROPOSE":
+      return { type: "PROPOSE", from, cid: int(m["c"], "c"), regency, batch: batchOf(m["b"]) }
+    case "WRITE":
+      return { type: "WRITE", from, cid: int(m["c"], "c"), regency, batch: batchOf(m["b"]) }
+    case "ACCEPT":
+      return { type: "ACCEPT", from, cid: int(m["c"], "c"), regency, batch: batchOf(m["b"]) }
+    case "STOP":
+      return { type: "STOP", from, regency }
+    case "STOPDATA":
+      return {
+        type: "STOPDATA",
+        from,
+        regency,
+        lastDecided: int(m["ld"], "ld"),
+        accepted: { regency: int(m["ts"], "ts"), batch: batchOf(m["b"]) },
+        written: pairsOf(m["ws"])
+      }
+    case "SYNC":
+      return { type: "SYNC", from, regency, cid: int(m["c"], "c"), batch: batchOf(m["b"]), bound: m["bound"] === true }
+    default:
+      throw new DumpShapeError({ reason: `unexpected message type ${String(m["type"])}` })
+  }
+}
+
+/** Converts TLC's -dumpTrace json output of one behaviour. */
+export const behaviourFromDump = (dump: Json, goal: string, source: string, batchMax: number): Behaviour => {
+  const actions = arr(obj(obj(dump, "dump")["counterexample"], "counterexample")["action"], "actions")
+  const steps: Array<Step> = []
+  let txs = new Set<number>()
+  let replicas = 0
+  for (const a of actions) {
+    const [pre, info, post] = arr(a, "action")
+    const preState = obj(arr(pre, "pre")[1], "pre state")
+    const postState = obj(arr(post, "post")[1], "post state")
+    const action = obj(info, "action info")
+    const before = new Set(arr(preState["msgs"], "msgs").map((m) => JSON.stringify(m)))
+    const sent = arr(postState["msgs"], "msgs")
+      .filter((m) => !before.has(JSON.stringify(m)))
+      .map((m) => sentMessage(obj(m, "message")))
+    // TLC names a step by the innermost named operator; a step it calls "GenNext" is a STOP (the
+    // one disjunct of older versions of the module that had no name of its own).
+    const stop = sent.length === 1 && sent[0]?.type === "STOP" ? sent[0] : undefined
+    const unnamed = action["name"] === "GenNext" && stop !== undefined
+    const name = unnamed ? "Stop" : String(action["name"]).replace(/^Gen/, "")
+    const context = unnamed ? { r: (stop?.from ?? 0) + 1 } : obj(action["context"], "context")
+    const views = replicaViews(postState)
+    replicas = views.length
+    if (name === "Submit") {
+      const tx = int(context["i"], "i")
+      txs = new Set([...txs, tx])
+      steps.push({ action: "Submit", tx, sent, post: views })
+    } else {
+      const step = Schema.decodeUnknownEither(BehaviourSchema.fields.steps)([
+        { action: name, replica: int(context["r"], "r") - 1, sent, post: views }
+      ])
+      if (step._tag === "Left") throw new DumpShapeError({ reason: `step ${steps.length + 1}: unexpected action ${name}` })
+      steps.push(...step.right)
+    }
+  }
+  return { goal, source, replicas, batchMax, txs: [...txs].sort((a, b) => a - b), steps }
+}
+
+/** One step per line: readable diffs when behaviours are regenerated. */
+export const formatBehaviour = (b: Behaviour): string =>
+  [
+    "{",
+    `  "goal": ${JSON.stringify(b.goal)},`,
+    `  "source": ${JSON.stringify(b.source)},`,
+    `  "replicas": ${b.replicas},`,
+    `  "batchMax": ${b.batchMax},`,
+    `  "txs": ${JSON.stringify(b.txs)},`,
+    `  "steps": [`,
+    b.steps.map((s) => `    ${JSON.stringify(s)}`).join(",\n"),
+    "  ]",
+    "}",
+    ""
+  ].join("\n")
+
+const argValue = (args: ReadonlyArray<string>, name: string): string | undefined => {
+  const i = args.indexOf(name)
+  return i >= 0 ? args[i + 1] : undefined
+}
+
+const main = Effect.gen(function* () {
+  const args = process.argv.slice(2)
+  const tools = yield* toolsFromEnv(process.env)
+  if (Option.isNone(tools)) {
+    console.log("gen-behaviours skipped: TLA2TOOLS_JAR is not set (conformance/behaviours/ left as committed)")
+    return 0
+  }
+  const seed = Number(argValue(args, "--seed") ?? 7)
+  const depth = Number(argValue(args, "--depth") ?? 100)
+  const named = args.filter((a, i) => !a.startsWith("--") && !(i > 0 && args[i - 1]?.startsWith("--")))
+  const selected = named.length > 0 ? named : [...goals]
+  fs.mkdirSync(outDir, { recursive: true })
+  let failed = 0
+  for (const goal of selected) {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "smartchain-behaviour-"))
+    const dumpFile = path.join(work, "behaviour.json")
+    const run = yield* runJava({
+      tools: tools.value,
+      jvmOptions: ["-XX:+UseParallelGC", ...commonJvmOptions(tools.value, [path.join(root, "spec")])],
+      mainClass: "tlc2.TLC",
+      args: ["-simulate", "-depth", String(depth), "-seed", String(seed), "-workers", "1", "-noTE", "-metadir", path.join(work, "states"),
+        "-dumpTrace", "json", dumpFile, "-config", "GenBehaviours.cfg", "GenBehaviours"],
+      cwd: conformanceDir,
+      env: { GOAL: goal },
+      timeoutMillis: 20 * 60 * 1000
+    })
+    const reading = readTlcOutput(run.output, run.exitCode)
+    if (reading.outcome._tag !== "InvariantViolated" || reading.outcome.name !== "GoalNotReached" || !fs.existsSync(dumpFile)) {
+      console.log(`${goal}: TLC did not reach the goal (${reading.outcome._tag}) in ${(run.millis / 1000).toFixed(1)}s`)
+      failed++
+    } else {
+      const source = `TLC -simulate -seed ${seed} -depth ${depth} of conformance/GenBehaviours.tla with GOAL=${goal} (scripts/gen-behaviours.ts)`
+      const behaviour = yield* Effect.try({
+        try: () => behaviourFromDump(JSON.parse(fs.readFileSync(dumpFile, "utf8")), goal, source, batchMax),
+        catch: (e) => (e instanceof DumpShapeError ? e : new DumpShapeError({ reason: String(e) }))
+      })
+      fs.writeFileSync(path.join(outDir, `${goal}.json`), formatBehaviour(behaviour))
+      const actions = [...new Set(behaviour.steps.map((s) => s.action))].join(", ")
+      console.log(`${goal}: ${behaviour.steps.length} steps (${actions}) in ${(run.millis / 1000).toFixed(1)}s`)
+    }
+    fs.rmSync(work, { recursive: true, force: true })
+  }
+  return failed === 0 ? 0 : 1
+})
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  Effect.runPromise(main).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      console.error(e)
+      process.exit(2)
+    }
+  )
+}

@@ -1,0 +1,368 @@
+/**
+ * Replay of spec behaviours through the real replica core (spec -> implementation).
+ *
+ * Four replicas run `step` (src/core/step.ts) behind the Verifier, with no persistence (ordering
+ * and leader change only). Each spec step becomes inputs for the replica that takes it:
+ *
+ *   Submit(i)     transaction i to every replica
+ *   Propose(r)    none: the leader proposes as soon as it holds a pending transaction
+ *   Write(r)      the leader's PROPOSE (the message the leader's core actually sent)
+ *   Accept(r)     WRITEs that are in the spec's msgs, one at a time, until it accepts
+ *   Decide(r)     ACCEPTs that are in the spec's msgs, one at a time, until it decides
+ *   Stop(r)       STOPs in the spec's msgs, one at a time (f + 1 make it join); else ticks
+ *                 past the request timeout
+ *   StopData(r)   STOPs in the spec's msgs, one at a time, until it installs the regency
+ *   Sync(r)       the STOPDATA sent to it that are in the spec's msgs, one at a time
+ *   Resume(r)     the new leader's SYNC
+ *
+ * The step is matched when the replica emits the trace event of the same action with the same
+ * parameters (cid, regency, batch, leader, bound). The core fires every enabled action at once
+ * (a leader writes its own proposal in the step it proposes), so an event may come before the
+ * spec takes its step: it waits in the replica's queue of emitted events until the spec step
+ * consumes it. After every step, each replica whose queue is empty (not ahead of the spec) must
+ * be in the spec's post-state: decided batches per cid, regency, active, the value accepted and
+ * the values written in the open cid.
+ */
+import { toHex } from "../../src/chain/bytes.ts"
+import { batchHash } from "../../src/chain/hash.ts"
+import type { ConsensusMessage, ReplicaId, Transaction } from "../../src/chain/types.ts"
+import { makeConfig } from "../../src/core/config.ts"
+import type { Input, TraceEvent } from "../../src/core/io.ts"
+import type { ReplicaState } from "../../src/core/state.ts"
+import { initialState } from "../../src/core/state.ts"
+import { step } from "../../src/core/step.ts"
+import { nodeCrypto } from "../../src/services/crypto.ts"
+import { InputVerifier } from "../../src/services/verifier.ts"
+import { Prng } from "../sim/prng.ts"
+import type { Keys } from "../sim/world.ts"
+import { chainId, makeWorld, signTx, simLimits } from "../sim/world.ts"
+import type { Behaviour, ReplicaView, SentMessage, Step } from "./behaviour.ts"
+
+export interface ReplayResult {
+  readonly ok: boolean
+  /** Why the replay stopped, with the step number (1-based), if it did. */
+  readonly failure: string | undefined
+  readonly stepsMatched: number
+  /** Trace events consumed by spec steps, by action. */
+  readonly events: Record<string, number>
+  /** Replica post-states compared with the spec's. */
+  readonly statesCompared: number
+}
+
+interface Replica {
+  state: ReplicaState
+  readonly verifier: InputVerifier
+  /** Events emitted and not yet consumed by a spec step, in order. */
+  readonly ahead: Array<TraceEvent>
+  /** The batches it decided, by cid (index cid - 1), as sorted tx ids. */
+  readonly decided: Array<ReadonlyArray<number>>
+}
+
+interface Sent {
+  readonly from: ReplicaId
+  /** undefined: broadcast to every other member. */
+  readonly to: ReplicaId | undefined
+  readonly message: ConsensusMessage
+}
+
+class Mismatch {
+  constructor(readonly reason: string) {}
+}
+
+const sameBatch = (a: ReadonlyArray<number>, b: ReadonlyArray<number>): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i])
+
+const show = (b: ReadonlyArray<number>): string => `{${b.join(",")}}`
+
+export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult => {
+  // The spec's BatchMax is the implementation's batchTxMax.
+  const world = makeWorld(new Prng(seed), behaviour.replicas, 1, { ...simLimits, batchTxMax: behaviour.batchMax })
+  const client = world.clients[0] as Keys
+  const tx = new Map<number, Transaction>()
+  for (const i of behaviour.txs) tx.set(i, signTx(client, BigInt(i), Uint8Array.of(i & 0xff, i >> 8)))
+  const txIdBySeq = (seq: bigint): number => Number(seq)
+
+  /** Batches in the implementation: hash -> tx ids, and tx ids -> hash. */
+  const idsByHash = new Map<string, ReadonlyArray<number>>()
+  const hashOf = (ids: ReadonlyArray<number>): string => {
+    const txs = ids.map((i) => tx.get(i) as Transaction)
+    const h = toHex(batchHash(nodeCrypto, txs))
+    idsByHash.set(h, ids)
+    return h
+  }
+  const idsOfTxs = (txs: ReadonlyArray<Transaction>): Array<number> => txs.map((t) => txIdBySeq(t.seq)).sort((a, b) => a - b)
+
+  const replicas: Array<Replica> = world.view.members.map((m) => {
+    const keys = world.viewKeys[m.replica] as Keys
+    const config = makeConfig({
+      self: m.replica,
+      chainId,
+      view: world.view,
+      limits: world.limits,
+      crypto: nodeCrypto,
+      signer: { sign: (msg) => nodeCrypto.sign(keys.secret, msg) }
+    })
+    return {
+      state: initialState(config),
+      verifier: new InputVerifier({ chainId, view: world.view, quorum: config.quorum, limits: world.limits, crypto: nodeCrypto }),
+      ahead: [],
+      decided: []
+    }
+  })
+  const f = replicas[0]!.state.config.f
+  const network: Array<Sent> = []
+  /** Messages of the spec's msgs so far (the behaviour's `sent` lists). */
+  const specMsgs: Array<SentMessage> = []
+  const nowMs = replicas.map(() => 0)
+  const events: Record<string, number> = {}
+  let statesCompared = 0
+
+  const feed = (r: ReplicaId, input: Input): void => {
+    const node = replicas[r] as Replica
+    const { accepted } = node.verifier.verify([input])
+    for (const i of accepted) {
+      const result = step(node.state, i)
+      node.state = result.state
+      for (const out of result.outputs) {
+        switch (out._tag) {
+          case "Trace":
+            node.ahead.push(out.event)
+            break
+          case "Send":
+            network.push({ from: r, to: out.to, message: out.message })
+            break
+          case "Broadcast":
+            network.push({ from: r, to: undefined, message: out.message })
+            break
+          case "Decide":
+            node.decided[Number(out.cid) - 1] = idsOfTxs(out.batch)
+            break
+          default:
+            break
+        }
+      }
+    }
+  }
+
+  const deliver = (to: ReplicaId, sent: Sent): void => {
+    if (sent.from === to || (sent.to !== undefined && sent.to !== to)) throw new Mismatch(`message from ${sent.from} not addressed to ${to}`)
+    feed(to, { _tag: "Message", from: sent.from, message: sent.message })
+  }
+
+  /** The message the implementation sent for a spec message, if it sent one. */
+  const concrete = (m: SentMessage, to: ReplicaId): Sent | undefined =>
+    network.find((s) => {
+      if (s.from !== m.from || (s.to !== undefined && s.to !== to)) return false
+      const c = s.message
+      switch (m.type) {
+        case "PROPOSE":
+          return c._tag === "Propose" && Number(c.cid) === m.cid && Number(c.regency) === m.regency && sameBatch(idsOfTxs(c.batch), m.batch)
+        case "WRITE":
+          return c._tag === "Write" && Number(c.cid) === m.cid && Number(c.regency) === m.regency && toHex(c.batchHash) === hashOf(m.batch)
+        case "ACCEPT":
+          return c._tag === "Accept" && Number(c.cid) === m.cid && Number(c.regency) === m.regency && toHex(c.batchHash) === hashOf(m.batch)
+        case "STOP":
+          return c._tag === "Stop" && Number(c.regency) === m.regency
+        case "STOPDATA":
+          return c._tag === "StopData" && Number(c.regency) === m.regency
+        case "SYNC":
+          return c._tag === "Sync" && Number(c.regency) === m.regency && Number(c.cid) === m.cid
+      }
+    })
+
+  /** Removes and returns the first queued event of r that `matches`. */
+  const take = (r: ReplicaId, matches: (e: TraceEvent) => boolean): TraceEvent | undefined => {
+    const queue = (replicas[r] as Replica).ahead
+    const i = queue.findIndex(matches)
+    if (i < 0) return undefined
+    const [e] = queue.splice(i, 1)
+    return e
+  }
+
+  /** Feeds `inputs` one at a time until r emits the event, and consumes it. */
+  const until = (r: ReplicaId, matches: (e: TraceEvent) => boolean, inputs: ReadonlyArray<() => void>): TraceEvent | undefined => {
+    let e = take(r, matches)
+    for (const give of inputs) {
+      if (e !== undefined) break
+      give()
+      e = take(r, matches)
+    }
+    return e
+  }
+
+  const num = (e: TraceEvent, field: string): number => e[field] as number
+  const describe = (e: TraceEvent): string => {
+    const h = e["batchHash"]
+    const fields = Object.entries(e)
+      .filter(([k]) => k !== "action" && k !== "replica" && k !== "batchHash")
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    if (typeof h === "string") fields.push(`batch=${show(idsByHash.get(h) ?? [-1])}`)
+    return `${e.action}(${fields.join(" ")})`
+  }
+  const msgsOf = <T extends SentMessage["type"]>(type: T): Array<Extract<SentMessage, { type: T }>> =>
+    specMsgs.filter((m): m is Extract<SentMessage, { type: T }> => m.type === type)
+  const deliveries = (to: ReplicaId, ms: ReadonlyArray<SentMessage>): Array<() => void> =>
+    ms
+      .filter((m) => m.from !== to)
+      .map((m) => () => {
+        const s = concrete(m, to)
+        if (s === undefined) throw new Mismatch(`replica ${m.from} never sent the ${m.type} the spec has (${JSON.stringify(m)})`)
+        deliver(to, s)
+      })
+
+  const stepFor = (s: Extract<Step, { replica: number }>, post: ReadonlyArray<ReplicaView>): void => {
+    const r = s.replica
+    const node = replicas[r] as Replica
+    const own = <T extends SentMessage["type"]>(type: T): Extract<SentMessage, { type: T }> => {
+      const m = s.sent.find((x): x is Extract<SentMessage, { type: T }> => x.type === type)
+      if (m === undefined) throw new Mismatch(`the spec's ${s.action} sent no ${type}`)
+      return m
+    }
+    const leaderOf = (regency: number): number => regency % behaviour.replicas
+    let e: TraceEvent | undefined
+    switch (s.action) {
+      case "Propose": {
+        const m = own("PROPOSE")
+        const h = hashOf(m.batch)
+        e = take(r, (x) => x.action === "Propose" && num(x, "cid") === m.cid && num(x, "regency") === m.regency && x["batchHash"] === h)
+        break
+      }
+      case "Write": {
+        const m = own("WRITE")
+        const h = hashOf(m.batch)
+        const proposal = msgsOf("PROPOSE").filter((p) => p.cid === m.cid && p.regency === m.regency && p.from === leaderOf(m.regency))
+        e = until(
+          r,
+          (x) => x.action === "Write" && num(x, "cid") === m.cid && num(x, "regency") === m.regency && x["batchHash"] === h && num(x, "leader") === leaderOf(m.regency),
+          deliveries(r, proposal)
+        )
+        break
+      }
+      case "Accept": {
+        const m = own("ACCEPT")
+        const h = hashOf(m.batch)
+        const writes = msgsOf("WRITE").filter((w) => w.cid === m.cid && w.regency === m.regency && sameBatch(w.batch, m.batch))
+        e = until(r, (x) => x.action === "Accept" && num(x, "cid") === m.cid && num(x, "regency") === m.regency && x["batchHash"] === h, deliveries(r, writes))
+        break
+      }
+      case "Decide": {
+        const batch = post[r]!.chain[post[r]!.chain.length - 1] ?? []
+        const cid = post[r]!.chain.length
+        const h = hashOf(batch)
+        const accepts = msgsOf("ACCEPT").filter((a) => a.cid === cid && sameBatch(a.batch, batch))
+        e = until(r, (x) => x.action === "Decide" && num(x, "cid") === cid && x["batchHash"] === h, deliveries(r, accepts))
+        break
+      }
+      case "Stop": {
+        const m = own("STOP")
+        const stops = msgsOf("STOP").filter((x) => x.regency === m.regency)
+        const ticks = [1, 2, 3, 4].map(() => () => {
+          nowMs[r] = (nowMs[r] ?? 0) + 16 * simLimits.requestTimeoutMs
+          feed(r, { _tag: "Tick", nowMs: nowMs[r] ?? 0 })
+        })
+        // Its request timer fires if it has a pending transaction; otherwise f + 1 STOPs of others
+        // make it join. Timer first: a replica that joins on f + 1 STOPs holds q with its own and
+        // installs the regency at once, which the spec may take later.
+        const joins = stops.filter((x) => x.from !== r).length >= f + 1 ? deliveries(r, stops).slice(0, f + 1) : []
+        const timer = node.state.pending.size > 0 ? ticks : []
+        e = until(r, (x) => x.action === "Stop" && num(x, "regency") === m.regency, [...timer, ...joins])
+        break
+      }
+      case "StopData": {
+        const m = own("STOPDATA")
+        const stops = msgsOf("STOP").filter((x) => x.regency === m.regency)
+        e = until(
+          r,
+          (x) =>
+            x.action === "StopData" && num(x, "regency") === m.regency && num(x, "lastDecided") === m.lastDecided &&
+            num(x, "accepted") === m.accepted.regency && num(x, "leader") === leaderOf(m.regency),
+          deliveries(r, stops)
+        )
+        break
+      }
+      case "Sync": {
+        const m = own("SYNC")
+        const h = hashOf(m.batch)
+        const collected = msgsOf("STOPDATA").filter((x) => x.regency === m.regency)
+        e = until(
+          r,
+          (x) => x.action === "Sync" && num(x, "regency") === m.regency && num(x, "cid") === m.cid && x["batchHash"] === h && x["bound"] === m.bound,
+          deliveries(r, collected)
+        )
+        break
+      }
+      case "Resume": {
+        const regency = post[r]!.regency
+        const syncs = msgsOf("SYNC").filter((x) => x.regency === regency && x.from === leaderOf(regency))
+        e = until(r, (x) => x.action === "Resume" && num(x, "regency") === regency && num(x, "leader") === leaderOf(regency), deliveries(r, syncs))
+        if (e !== undefined) {
+          const sync = syncs[0]
+          if (sync === undefined || e["batchHash"] !== hashOf(sync.batch) || num(e, "cid") !== sync.cid)
+            throw new Mismatch(`Resume of replica ${r} took another SYNC value than the spec's`)
+          // The spec's Resume writes the SYNC value for the open cid itself; the core emits that
+          // write as a Write event right after the Resume event.
+          const wrote = post[r]!.written.some(([reg, b]) => reg === regency && sameBatch(b, sync.batch))
+          if (wrote) {
+            const h = hashOf(sync.batch)
+            const w = take(r, (x) => x.action === "Write" && num(x, "cid") === sync.cid && num(x, "regency") === regency && x["batchHash"] === h)
+            if (w === undefined) throw new Mismatch(`replica ${r} resumed without writing the SYNC value, as the spec's Resume does`)
+          }
+        }
+        break
+      }
+    }
+    if (e === undefined) {
+      const queued = node.ahead.map(describe).join("; ") || "none"
+      const expected = s.sent.map((m) => JSON.stringify(m)).join(" ")
+      throw new Mismatch(`replica ${r} did not emit the ${s.action} event the spec step takes (spec sent ${expected || "nothing"}; events queued: ${queued})`)
+    }
+    events[s.action] = (events[s.action] ?? 0) + 1
+  }
+
+  /** Compares replica r with the spec's post-state. */
+  const compare = (r: ReplicaId, v: ReplicaView): void => {
+    const node = replicas[r] as Replica
+    const st = node.state
+    const where = `replica ${r}`
+    if (node.decided.length !== v.chain.length) throw new Mismatch(`${where} decided ${node.decided.length} cids, the spec ${v.chain.length}`)
+    v.chain.forEach((b, i) => {
+      if (!sameBatch(node.decided[i] ?? [], b)) throw new Mismatch(`${where} decided ${show(node.decided[i] ?? [])} at cid ${i + 1}, the spec ${show(b)}`)
+    })
+    if (Number(st.regency) !== v.regency) throw new Mismatch(`${where} is in regency ${st.regency}, the spec in ${v.regency}`)
+    if (st.synced !== v.active) throw new Mismatch(`${where} active=${st.synced}, the spec ${v.active}`)
+    if (Number(st.instance.cid) !== v.chain.length + 1) throw new Mismatch(`${where} has open cid ${st.instance.cid}, the spec ${v.chain.length + 1}`)
+    const accepted = st.instance.accepted
+    const vote = accepted === undefined ? { regency: -1, batch: [] as ReadonlyArray<number> } : { regency: Number(accepted.regency), batch: idsOfTxs(accepted.batch) }
+    if (vote.regency !== v.vote.regency || !sameBatch(vote.batch, v.vote.batch))
+      throw new Mismatch(`${where} accepted (${vote.regency}, ${show(vote.batch)}), the spec (${v.vote.regency}, ${show(v.vote.batch)})`)
+    const written = [...st.instance.wroteIn].map(([reg, h]) => `${reg}:${show(idsByHash.get(h) ?? [-1])}`).sort()
+    const specWritten = v.written.map(([reg, b]) => `${reg}:${show(b)}`).sort()
+    if (written.join(" ") !== specWritten.join(" ")) throw new Mismatch(`${where} wrote [${written.join(" ")}], the spec [${specWritten.join(" ")}]`)
+    statesCompared++
+  }
+
+  let matched = 0
+  try {
+    for (const s of behaviour.steps) {
+      if (s.action === "Submit") {
+        const t = tx.get(s.tx)
+        if (t === undefined) throw new Mismatch(`transaction ${s.tx} is not in the behaviour's txs`)
+        for (let r = 0; r < replicas.length; r++) {
+          feed(r, { _tag: "Transaction", tx: t })
+          if (take(r, (x) => x.action === "Submit" && x["txSeq"] === String(s.tx)) === undefined)
+            throw new Mismatch(`replica ${r} did not emit Submit for transaction ${s.tx}`)
+        }
+        events["Submit"] = (events["Submit"] ?? 0) + 1
+      } else stepFor(s, s.post)
+      specMsgs.push(...s.sent)
+      s.post.forEach((v, r) => {
+        if ((replicas[r] as Replica).ahead.length === 0) compare(r, v)
+      })
+      matched++
+    }
+  } catch (e) {
+    if (!(e instanceof Mismatch)) throw e
+    return { ok: false, failure: `step ${matched + 1} (${behaviour.steps[matched]?.action}): ${e.reason}`, stepsMatched: matched, events, statesCompared }
+  }
+  return { ok: true, failure: undefined, stepsMatched: matched, events, statesCompared }
+}

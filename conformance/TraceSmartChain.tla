@@ -142,18 +142,22 @@ MatchDecide ==
        /\ chain'[P] = Append(chain[P], EvBatch)
 
 MatchStop ==
-    /\ Ev.from = reg[P] /\ Ev.regency = reg[P] + 1 /\ Ev.cid = Open(P)
+    /\ \/ Ev.from = reg[P]
+       \/ deferred[P].cid > 0 /\ Ev.from = deferred[P].regency
+    /\ Ev.regency > reg[P] /\ Ev.cid = Open(P)
     /\ Stop(P)
+    /\ StopMsg(P, CurView(P).id, Ev.regency) \in msgs'
 
 MatchStopData ==
     LET V == CurView(P) IN
-    /\ Ev.regency = reg[P] + 1
+    /\ Ev.regency > reg[P]
     /\ Ev.cid = Open(P) /\ Ev.lastDecided = Open(P) - 1
     /\ Ev.accepted = vote[P][Open(P)].ts
     /\ Leader(V, Ev.regency) = R(Ev.leader)
     /\ Cardinality(Members(Ev.stoppers)) >= Q(V)
     /\ \A s \in Members(Ev.stoppers) : StopMsg(s, V.id, Ev.regency) \in msgs \/ s \in AdvIds
     /\ StopData(P)
+    /\ reg'[P] = Ev.regency
 
 MatchSync ==
     LET V == CurView(P) IN
@@ -167,16 +171,18 @@ Offered(V) == \E o \in SyncOffers(V, Ev.regency) : o[1] = Ev.cid /\ o[2] = EvBat
 MatchResume ==
     LET V == CurView(P)
         key == <<P, Ev.cid, Ev.regency, Ev.batchHash>>
-    IN /\ reg[P] = Ev.regency
+    IN /\ reg[P] <= Ev.regency
        /\ Leader(V, Ev.regency) = R(Ev.leader)
        /\ Offered(V)
        /\ \/ /\ Open(P) = Ev.cid
              /\ Resume(P)
+             /\ reg'[P] = Ev.regency
              /\ WriteMsg(P, V.id, Ev.cid, Ev.regency, EvBatch) \in msgs'
              /\ owed' = owed \cup {key}
              /\ UNCHANGED deferred
           \/ /\ Open(P) > Ev.cid
              /\ Resume(P)
+             /\ reg'[P] = Ev.regency
              /\ UNCHANGED <<owed, deferred>>
           \/ /\ Open(P) < Ev.cid
              /\ deferred' = [deferred EXCEPT ![P] = [cid |-> Ev.cid, regency |-> Ev.regency,
@@ -219,8 +225,9 @@ DeferredResume ==
            V == CurView(r)
            b == B(d.batchHash)
        IN /\ d.cid > 0
-          /\ Open(r) >= d.cid /\ reg[r] = d.regency
+          /\ Open(r) >= d.cid /\ reg[r] <= d.regency
           /\ Resume(r)
+          /\ reg'[r] = d.regency
           /\ IF Open(r) = d.cid
              THEN /\ WriteMsg(r, V.id, d.cid, d.regency, b) \in msgs'
                   /\ owed' = owed \cup {<<r, d.cid, d.regency, d.batchHash>>}

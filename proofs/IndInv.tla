@@ -224,6 +224,31 @@ IndInv ==
     /\ InvActive
     /\ InvLock
 
+(* IndInv without the lock: the evidence configuration of the step check   *)
+(* (MCIndInvStepNoLock.cfg) shows that this weaker predicate is not        *)
+(* inductive, so the step check can fail.                                  *)
+IndInvNoLock ==
+    /\ InvScope
+    /\ TypeOK
+    /\ InvByzantine
+    /\ InvStaticViews
+    /\ InvSenders
+    /\ InvDown
+    /\ NoFork
+    /\ InvChains
+    /\ InvDecided
+    /\ InvConsensusMsgs
+    /\ InvVoteLog
+    /\ InvVoteBeyond
+    /\ InvAcceptJustified
+    /\ InvPropose
+    /\ InvWriteJustified
+    /\ InvWset
+    /\ InvStop
+    /\ InvStopData
+    /\ InvSync
+    /\ InvActive
+
 (* The theorems checked by TLC (proofs/README.md):                         *)
 (*   Init => IndInv;  IndInv /\ [Next]_vars => IndInv';                    *)
 (*   IndInv => Agreement /\ NoFork.                                        *)

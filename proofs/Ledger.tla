@@ -56,9 +56,10 @@ LedgerOf(p) == [h \in 1..Len(p) |-> BlockOf(p, h)]
 (* results that executing the ledger up to it gives, and no request is in  *)
 (* two blocks.                                                             *)
 IsLedger(L) ==
-    /\ BatchesOf(L) \in Seq(Batches)
-    /\ L = LedgerOf(BatchesOf(L))
-    /\ \A h1, h2 \in 1..Len(L) : h1 # h2 => L[h1].batch \cap L[h2].batch = {}
+    LET p == BatchesOf(L) IN
+    /\ p \in Seq(Batches)
+    /\ L = LedgerOf(p)
+    /\ \A h1, h2 \in 1..Len(p) : h1 # h2 => p[h1] \cap p[h2] = {}
 
 (* A reply that the ledger supports: request t is in block h, with result  *)
 (* res.                                                                    *)
@@ -70,24 +71,33 @@ Supports(L, m) ==
 -----------------------------------------------------------------------------
 Init == ledger = <<>> /\ told = {}
 
-(* One or more blocks are appended; the blocks already there are kept.     *)
-Extend ==
-    /\ Len(ledger') > Len(ledger)
-    /\ Prefix(ledger', Len(ledger)) = ledger
-    /\ IsLedger(ledger')
-    /\ told' = told
+(* The steps as relations between values: l0, t0 before, l1, t1 after.    *)
+(* Blocks are appended (one or more), the blocks already there are kept.  *)
+Appends(l0, l1) == Len(l1) > Len(l0) /\ Prefix(l1, Len(l0)) = l0 /\ IsLedger(l1)
+
+(* The reply telling the client of request t the result of block h. *)
+Reply(l, t, h) == [t |-> t, h |-> h, res |-> l[h].results[t]]
+
+(* A client is told the result of a block in the ledger. *)
+Tells(l, t0, t1) ==
+    \E h \in 1..Len(l) : \E t \in l[h].batch \cap ClientRequests : t1 = t0 \cup {Reply(l, t, h)}
+
+IsStep(l0, t0, l1, t1) ==
+    \/ Appends(l0, l1) /\ t1 = t0
+    \/ l1 = l0 /\ Tells(l0, t0, t1)
+
+(* The same steps as actions. *)
+Extend == Appends(ledger, ledger') /\ told' = told
 
 (* The client of request t is told the result of its block h. *)
 Tell(t, h) ==
     /\ t \in ClientRequests
     /\ h \in 1..Len(ledger)
     /\ t \in ledger[h].batch
-    /\ told' = told \cup {[t |-> t, h |-> h, res |-> ledger[h].results[t]]}
     /\ ledger' = ledger
+    /\ told' = told \cup {Reply(ledger, t, h)}
 
-Next ==
-    \/ Extend
-    \/ \E h \in 1..Len(ledger) : \E t \in ledger[h].batch \cap ClientRequests : Tell(t, h)
+Next == IsStep(ledger, told, ledger', told')
 
 Spec == Init /\ [][Next]_vars
 
@@ -103,7 +113,9 @@ TypeOK ==
 ToldInLedger == \A m \in told : Supports(ledger, m)
 
 (* The ledger only grows by appending: what was there stays, unchanged.    *)
-AppendOnly == Len(ledger') >= Len(ledger) /\ Prefix(ledger', Len(ledger)) = ledger
+AppendOnly == LET old == ledger
+                  new == ledger'
+              IN Len(new) >= Len(old) /\ Prefix(new, Len(old)) = old
 
 (* Replies are never withdrawn. *)
 ToldStays == told \subseteq told'

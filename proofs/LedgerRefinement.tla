@@ -23,10 +23,11 @@
 (* prefix.  So Result(p, x) is p itself, and the client of transaction i   *)
 (* told result (h, blk) maps to the reply [ClientTx(i), h, blk].           *)
 (*                                                                         *)
-(* Theorems (checked by TLC on the models MCLedger*, proofs/README.md):    *)
+(* Theorems (checked by TLC on the configurations MCRef*.cfg of module     *)
+(* MCRefinement, with the bounds proofs/README.md gives):                  *)
 (*   weak and strong mode:  Spec => LedgerSpec                             *)
-(*   memory mode:           ~(Spec => LedgerStep): a crash loses a block   *)
-(*                          a client was told is committed                 *)
+(*   memory mode:           ~(Spec => LedgerStep): a crash takes back a    *)
+(*                          block the ledger had committed                 *)
 (***************************************************************************)
 EXTENDS SmartChain
 
@@ -37,9 +38,16 @@ Held(r) == Prefix(chain[r], CommitPoint(r))
 (* The correct replicas that vouch for chain p. *)
 Holders(p) == {r \in CorrectSet : Len(Held(r)) >= Len(p) /\ Prefix(Held(r), Len(p)) = p}
 
+(* The views that certify blocks 1..Len(p) of p, computed in one pass     *)
+(* (ViewSeq(p)[h] = ViewAt(p, h)).                                         *)
+RECURSIVE ViewsFrom(_, _, _)
+ViewsFrom(p, h, s) == IF h > Len(p) THEN <<>> ELSE <<s>> \o ViewsFrom(p, h + 1, ApplyBlock(s, p[h], h))
+ViewSeq(p) == ViewsFrom(p, 1, Genesis)
+
 (* Every block of p is vouched for by f + 1 correct replicas. *)
 Committed(p) ==
-    \A h \in 1..Len(p) : Cardinality(Holders(Prefix(p, h))) >= F(ViewAt(p, h)) + 1
+    LET vs == ViewSeq(p) IN
+    \A h \in 1..Len(p) : Cardinality(Holders(Prefix(p, h))) >= F(vs[h]) + 1
 
 (* The longest committed chain.  Candidates are the prefixes of what       *)
 (* correct replicas hold; <<>> is always one and is committed.             *)

@@ -6,20 +6,30 @@
 (* batches of one, one cid, regencies 0..2, one crash, weak mode.          *)
 (*                                                                         *)
 (* The state space of IndInv is far too large to enumerate, so the initial *)
-(* states are samples: each is built from random choices (Gen) and kept    *)
-(* only if it satisfies IndInv (the cfg's INIT is StepInit).  The choices  *)
-(* range over every value the variables can take in IND1 where IndInv      *)
-(* holds, except that no REPLY or COMMIT message is sent and no client has *)
-(* accepted a result (those variables take no part in IndInv nor in the    *)
-(* steps that change the other variables).  TLC then computes every        *)
-(* successor of every sample under the full Next and checks IndInv on it;  *)
-(* StepNext stops the search after one step.                              *)
+(* states are samples: StepInit makes Samples random draws (a constant of  *)
+(* the cfg); each draw builds a state from random choices (Gen) and keeps  *)
+(* it only if it satisfies IndInv.  The choices range over the values the  *)
+(* variables can take in IND1, except that no REPLY or COMMIT message is   *)
+(* sent, no certificate is stored and no client has accepted a result      *)
+(* (those variables take no part in IndInv nor in the steps that change    *)
+(* the other variables).  TLC then computes every successor of every       *)
+(* sample under the full Next and checks IndInv, Agreement and NoFork on   *)
+(* it; StepNext stops the search after one step.  With Weakened = TRUE the *)
+(* same is done for IndInvNoLock, which must fail (the evidence check).    *)
+(* MCIndInvInit.cfg starts from Init instead of StepInit: Init => IndInv.  *)
 (***************************************************************************)
 EXTENDS IndInv, TLC
 
-ASSUME MaxHeight = 1 /\ MaxRegency = 2 /\ BatchMax = 1 /\ Byzantine # {} /\ InitialMembers = Replicas
+CONSTANTS
+    Samples,    \* how many random draws StepInit makes
+    Weakened    \* TRUE: sample and check IndInvNoLock instead of IndInv (the evidence check)
 
-Samples == 500
+ASSUME Samples \in Nat \ {0} /\ Weakened \in BOOLEAN
+
+(* The predicate whose inductiveness is checked. *)
+StepInv == IF Weakened THEN IndInvNoLock ELSE IndInv
+
+ASSUME MaxHeight = 1 /\ MaxRegency = 2 /\ BatchMax = 1 /\ Byzantine # {} /\ InitialMembers = Replicas
 
 Corr == Replicas \ Byzantine
 Bs == {{x} : x \in ClientTxs}
@@ -163,7 +173,7 @@ Gen(R, g) ==
 
 StepInit ==
     /\ \E i \in 1..Samples : \E R \in {DrawReps(i)} : \E g \in {DrawGlobal(i)} : Gen(R, g)
-    /\ IndInv
+    /\ StepInv
 
 (* Only the sampled states (level 1) take steps: their successors are      *)
 (* checked, not expanded.                                                  *)

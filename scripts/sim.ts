@@ -16,7 +16,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { fork } from "node:child_process"
 import { traceLine } from "../src/services/trace.ts"
-import { optionsForSeed, outcomeLine } from "../test/sim/campaign.ts"
+import { optionsForSeed, outcomeLine, runOk } from "../test/sim/campaign.ts"
 import { runSimulation } from "../test/sim/simulator.ts"
 
 interface Job {
@@ -27,6 +27,9 @@ interface Job {
 interface Report {
   readonly seed: number
   readonly ok: boolean
+  readonly mode: string
+  readonly lostReplies: number
+  readonly crashAlls: number
   readonly line: string
   readonly faults: string
   readonly ms: number
@@ -39,7 +42,16 @@ const runSeed = (seed: number, traceDir: string | undefined): Report => {
     fs.mkdirSync(traceDir, { recursive: true })
     fs.writeFileSync(path.join(traceDir, `seed-${seed}.ndjson`), result.trace.map((r) => traceLine(r) + "\n").join(""))
   }
-  return { seed, ok: result.violations.length === 0, line: outcomeLine(result), faults: result.faults, ms: performance.now() - start }
+  return {
+    seed,
+    ok: runOk(result),
+    mode: result.mode,
+    lostReplies: result.lostReplies,
+    crashAlls: result.crashAlls,
+    line: outcomeLine(result),
+    faults: result.faults,
+    ms: performance.now() - start
+  }
 }
 
 const argValue = (args: ReadonlyArray<string>, name: string): string | undefined => {
@@ -64,13 +76,17 @@ const main = async (): Promise<number> => {
   const workers = Math.max(1, Math.min(Number(argValue(args, "--workers") ?? os.availableParallelism()), seeds.length))
   const started = performance.now()
   const failed: Array<Report> = []
+  const byMode = new Map<string, { runs: number; crashAlls: number; lost: number; losing: number }>()
   let done = 0
   let shownAt = 0
   const progress = () => {
     const elapsed = (performance.now() - started) / 1000
-    if (done < seeds.length && elapsed - shownAt < 1) return
+    // On a terminal the line is redrawn every second; in a log, one line every ten seconds.
+    const tty = process.stderr.isTTY === true
+    if (done < seeds.length && elapsed - shownAt < (tty ? 1 : 10)) return
     shownAt = elapsed
-    process.stderr.write(`\r${done}/${seeds.length} seeds, ${failed.length} failed, ${elapsed.toFixed(1)}s`)
+    const line = `${done}/${seeds.length} seeds, ${failed.length} failed, ${elapsed.toFixed(1)}s`
+    process.stderr.write(tty ? `\r${line}` : `${line}\n`)
   }
   await Promise.all(
     Array.from({ length: workers }, (_, w) => {
@@ -81,6 +97,12 @@ const main = async (): Promise<number> => {
           if ("finished" in r) return
           done++
           if (!r.ok) failed.push(r)
+          const m = byMode.get(r.mode) ?? { runs: 0, crashAlls: 0, lost: 0, losing: 0 }
+          m.runs++
+          m.crashAlls += r.crashAlls
+          m.lost += r.lostReplies
+          if (r.lostReplies > 0) m.losing++
+          byMode.set(r.mode, m)
           progress()
         })
         worker.on("error", reject)
@@ -92,6 +114,10 @@ const main = async (): Promise<number> => {
   const seconds = (performance.now() - started) / 1000
   process.stderr.write("\n")
   console.log(`${seeds.length} seeds (${seeds[0]}..${seeds[seeds.length - 1]}) in ${seconds.toFixed(1)}s on ${workers} workers: ${failed.length} failed`)
+  for (const [mode, m] of [...byMode].sort()) {
+    const note = mode === "memory" ? " (negative control: losses expected)" : ""
+    console.log(`  ${mode}: ${m.runs} runs, ${m.crashAlls} full crashes, ${m.lost} accepted results lost in ${m.losing} runs${note}`)
+  }
   for (const r of failed.sort((a, b) => a.seed - b.seed)) console.log(`  seed ${r.seed}: ${r.faults}\n    ${r.line}`)
   return failed.length === 0 ? 0 : 1
 }

@@ -1,17 +1,20 @@
 /**
- * `npm run spec:check [-- MODEL...]`: checks the TLA+ specification with the TLA+ tools.
+ * `npm run spec:check [-- MODEL...]`: checks the TLA+ specification and the proofs with the TLA+
+ * tools.
  *
  *  1. SANY parses every .tla file under spec/, proofs/ and conformance/; any parse or semantic
  *     error fails the check.
- *  2. TLC runs every model listed in spec/models.json (or only the models named on the command
- *     line) and each must end as its entry expects: "pass" (no error), { "violates": "Name" }
- *     (exactly that invariant or property is violated) or { "deadlock": true }.
+ *  2. TLC runs every model listed in the manifests spec/models.json and proofs/models.json (or only
+ *     the models named on the command line, from either manifest) and each must end as its entry
+ *     expects: "pass" (no error), { "violates": "Name" } (exactly that invariant or property is
+ *     violated) or { "deadlock": true }. Model names are unique across both manifests.
  *
- * The results are printed as a table and written to spec/last-run.json. Without TLA2TOOLS_JAR the
- * check prints one line saying what was skipped and succeeds: the tools are not a dependency of
- * the project (see scripts/tla.ts for the variables it reads). TLC_HEAP sets TLC's heap (8g).
+ * The results are printed as a table and written beside each manifest (spec/last-run.json,
+ * proofs/last-run.json). Without TLA2TOOLS_JAR the check prints one line saying what was skipped
+ * and succeeds: the tools are not a dependency of the project (see scripts/tla.ts for the
+ * variables it reads). TLC_HEAP sets TLC's heap (8g).
  *
- * A spec/models.json entry (defaults in brackets):
+ * A manifest entry (defaults in brackets); `dir` is the manifest's own folder or a folder under it:
  *   { "name": "MCOrdering",            unique; what `npm run spec:check -- MCOrdering` selects
  *     "dir": "spec",                   folder of the module and config, TLC's working directory
  *     "module": "MCOrdering", "config": "MCOrdering.cfg",
@@ -20,6 +23,8 @@
  *     "mode": "bfs" | { "simulate": { "depth": 100, "traces": 10000 } },         ["bfs"]
  *     "checkDeadlock": false,          false passes -deadlock, TLC's "do not check"  [true]
  *     "env": { "TRACE_FILE": "..." },  extra environment variables, e.g. for IOEnv  [none]
+ *     "seed": 1,                       TLC's -seed, for a randomized run that must be reproducible
+ *                                      (RandomElement draws, simulation); [a fresh seed per run]
  *     "description": "..." }                                                       [none]
  */
 import { Data, Effect, Either, Option, ParseResult, Schema } from "effect"
@@ -47,12 +52,15 @@ export const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.met
 /** The folders whose .tla files SANY parses, relative to the repository root. */
 export const parsedFolders = ["spec", "proofs", "conformance"] as const
 
+/** The folders that hold a model manifest (models.json), in the order their models run. */
+export const manifestFolders = ["spec", "proofs"] as const
+
 /** The one line printed when the tools are not configured. */
 export const skippedLine =
-  "spec:check skipped: TLA2TOOLS_JAR is not set (SANY parse of spec/, proofs/, conformance/ and the TLC models in spec/models.json not run)"
+  "spec:check skipped: TLA2TOOLS_JAR is not set (SANY parse of spec/, proofs/, conformance/ and the TLC models in spec/models.json and proofs/models.json not run)"
 
 /* ------------------------------------------------------------------------------------------------
- * The manifest: spec/models.json
+ * The manifests: spec/models.json and proofs/models.json
  * ---------------------------------------------------------------------------------------------- */
 
 const PositiveInt = Schema.Number.pipe(Schema.int(), Schema.positive())
@@ -97,6 +105,7 @@ export const ModelEntry = Schema.Struct({
   mode: Schema.optionalWith(SearchMode, { default: () => "bfs" as const }),
   checkDeadlock: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   env: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  seed: Schema.optional(Schema.Number.pipe(Schema.int())),
   description: Schema.optional(Schema.String)
 })
 export type ModelEntry = typeof ModelEntry.Type
@@ -152,14 +161,71 @@ export const checkModelFiles = (
   return Either.right(entries)
 }
 
-/** Reads spec/models.json under `root`. */
-export const loadManifest = (root: string): Effect.Effect<ReadonlyArray<ModelEntry>, ManifestError> => {
-  const file = path.join(root, "spec", "models.json")
+/** One manifest as read: its folder (relative to the root), its file, and its entries. */
+export interface LoadedManifest {
+  readonly folder: string
+  readonly file: string
+  readonly entries: ReadonlyArray<ModelEntry>
+}
+
+/** Checks that every entry of a manifest runs in the manifest's own folder or a folder under it. */
+export const checkEntryFolders = (manifest: LoadedManifest): Either.Either<LoadedManifest, ManifestError> => {
+  for (const entry of manifest.entries) {
+    const dir = entry.dir.split(/[\\/]/).filter((part) => part !== "" && part !== ".").join("/")
+    if (dir !== manifest.folder && !dir.startsWith(`${manifest.folder}/`)) {
+      return Either.left(
+        new ManifestError({
+          file: manifest.file,
+          reason: `model ${entry.name} has dir "${entry.dir}", outside this manifest's folder ${manifest.folder}/`
+        })
+      )
+    }
+  }
+  return Either.right(manifest)
+}
+
+/** Reads `folder`/models.json under `root`: decoded, and with every entry inside `folder`. */
+export const loadManifest = (root: string, folder: string = "spec"): Effect.Effect<LoadedManifest, ManifestError> => {
+  const file = path.join(root, folder, "models.json")
   return Effect.try({
     try: () => fs.readFileSync(file, "utf8"),
     catch: (error) => new ManifestError({ file, reason: `cannot read: ${String(error)}` })
-  }).pipe(Effect.flatMap((text) => decodeManifest(text, file)))
+  }).pipe(
+    Effect.flatMap((text) => decodeManifest(text, file)),
+    Effect.flatMap((entries) => checkEntryFolders({ folder, file, entries }))
+  )
 }
+
+/**
+ * The models of several manifests as one list, in manifest order. A name listed in two manifests
+ * is an error: names select models on the command line.
+ */
+export const combineManifests = (
+  manifests: ReadonlyArray<LoadedManifest>
+): Either.Either<ReadonlyArray<ModelEntry>, ManifestError> => {
+  const owner = new Map<string, string>()
+  for (const manifest of manifests) {
+    for (const entry of manifest.entries) {
+      const first = owner.get(entry.name)
+      if (first !== undefined) {
+        return Either.left(
+          new ManifestError({ file: manifest.file, reason: `model ${entry.name} is also listed in ${first}` })
+        )
+      }
+      owner.set(entry.name, manifest.file)
+    }
+  }
+  return Either.right(manifests.flatMap((manifest) => manifest.entries))
+}
+
+/** Reads every manifest under `root` (spec/models.json, proofs/models.json); each must exist. */
+export const loadManifests = (
+  root: string,
+  folders: ReadonlyArray<string> = manifestFolders
+): Effect.Effect<ReadonlyArray<LoadedManifest>, ManifestError> =>
+  Effect.forEach(folders, (folder) => loadManifest(root, folder)).pipe(
+    Effect.tap((manifests) => combineManifests(manifests))
+  )
 
 /** The models named on the command line, or all of them; unknown names are an error. */
 export const selectModels = (
@@ -171,7 +237,7 @@ export const selectModels = (
   if (unknown.length > 0) {
     return Either.left(
       new ManifestError({
-        file: "spec/models.json",
+        file: manifestFolders.map((folder) => `${folder}/models.json`).join(", "),
         reason: `no model named ${unknown.join(", ")}; known models: ${entries.map((e) => e.name).join(", ") || "(none)"}`
       })
     )
@@ -319,6 +385,7 @@ export const tlcArguments = (entry: ModelEntry, metadir: string): ReadonlyArray<
   entry.config,
   ...(entry.checkDeadlock ? [] : ["-deadlock"]),
   ...(entry.mode === "bfs" ? [] : ["-simulate", `num=${entry.mode.simulate.traces}`, "-depth", String(entry.mode.simulate.depth)]),
+  ...(entry.seed === undefined ? [] : ["-seed", String(entry.seed)]),
   entry.module
 ]
 
@@ -450,16 +517,17 @@ export const formatTable = (models: ReadonlyArray<ModelReport>): string => {
 }
 
 /**
- * Writes spec/last-run.json. Results of models that were not run this time are kept, so a run of
+ * Writes a manifest's last-run.json beside it (spec/last-run.json, proofs/last-run.json): one row
+ * per model of that manifest. Results of models that were not run this time are kept, so a run of
  * a few named models updates their rows without dropping the others; models no longer in the
  * manifest are dropped.
  */
 export const writeLastRun = (
   root: string,
-  manifest: ReadonlyArray<ModelEntry>,
+  manifest: LoadedManifest,
   summary: CheckSummary
 ): Effect.Effect<void, ManifestError> => {
-  const file = path.join(root, "spec", "last-run.json")
+  const file = path.join(root, manifest.folder, "last-run.json")
   return Effect.try({
     try: () => {
       let previous: ReadonlyArray<ModelReport> = []
@@ -470,13 +538,13 @@ export const writeLastRun = (
         }
       }
       const fresh = new Map(summary.models.map((m) => [m.name, m]))
-      const models = manifest.flatMap((entry) => {
+      const models = manifest.entries.flatMap((entry) => {
         const report = fresh.get(entry.name) ?? previous.find((m) => m.name === entry.name)
         return report === undefined ? [] : [report]
       })
       const parseFailures = summary.parse.filter((p) => !p.ok)
       const body = {
-        note: "Written by `npm run spec:check`; one row per model of spec/models.json, from its latest run.",
+        note: `Written by \`npm run spec:check\`; one row per model of ${manifest.folder}/models.json, from its latest run.`,
         parsed: { files: summary.parse.length, failed: parseFailures.map((p) => p.file) },
         models
       }
@@ -499,10 +567,11 @@ export const checkSpecs = (options: {
 }): Effect.Effect<CheckSummary, ManifestError | JavaNotStarted> =>
   Effect.gen(function* () {
     const { tools, root, log } = options
-    const manifest = yield* loadManifest(root)
-    const selected = yield* selectModels(manifest, options.only).pipe(
-      Either.flatMap((entries) => checkModelFiles(entries, path.join(root, "spec", "models.json"), root))
-    )
+    const manifests = yield* loadManifests(root)
+    const selected = yield* combineManifests(manifests).pipe(Either.flatMap((entries) => selectModels(entries, options.only)))
+    for (const manifest of manifests) {
+      yield* checkModelFiles(manifest.entries.filter((entry) => selected.includes(entry)), manifest.file, root)
+    }
 
     const files = findTlaFiles(root)
     log(`SANY: parsing ${files.length} module(s) under ${parsedFolders.map((f) => `${f}/`).join(", ")}`)
@@ -527,7 +596,9 @@ export const checkSpecs = (options: {
     log(`SANY: ${parsedOk}/${parse.length} module(s) parsed${parsedOk === parse.length ? "" : `; failed: ${parse.filter((p) => !p.ok).map((p) => p.file).join(", ")}`}`)
     if (models.length > 0) log(formatTable(models))
     else log("TLC: no models selected")
-    if (options.writeResults) yield* writeLastRun(root, manifest, summary)
+    if (options.writeResults) {
+      for (const manifest of manifests) yield* writeLastRun(root, manifest, summary)
+    }
     return summary
   })
 

@@ -10,6 +10,8 @@ import { failWith } from "./report.ts"
 import { runCluster } from "./cluster.ts"
 import { nodeCommand } from "./node.ts"
 import { statusCommand } from "./status.ts"
+import { coinCommand } from "./coin.ts"
+import { benchCommand } from "./bench.ts"
 
 const init = Command.make(
   "init",
@@ -59,4 +61,4 @@ const cluster = Command.make(
   )
 )
 
-export const commands = [init, verifyCommand, nodeCommand, cluster, statusCommand] as const
+export const commands = [init, verifyCommand, nodeCommand, cluster, statusCommand, coinCommand, benchCommand] as const

@@ -30,8 +30,12 @@ export const membersAhead = (state: ReplicaState): number => {
 export const canAdopt = (state: ReplicaState, proof: DecisionProof): boolean =>
   proof.cid === state.instance.cid && proof.viewId === state.config.view.id
 
-/** Where a decided instance taken without its ACCEPTs came from. */
-export type AdoptedVia = "peer" | "stopData" | "sync"
+/**
+ * Where a decided instance taken without its ACCEPTs came from: a peer, a STOPDATA (held or in a
+ * SYNC), or this replica's own consensus record on restart (decided before a crash, its block
+ * not yet written).
+ */
+export type AdoptedVia = "peer" | "stopData" | "sync" | "record"
 
 /**
  * Takes a decided instance whose proof the Verifier checked (fetched from a peer, or carried as

@@ -5,6 +5,7 @@
  */
 import type { ChainCrypto } from "../chain/crypto.ts"
 import type { Limits, ReplicaId, ViewRecord } from "../chain/types.ts"
+import type { PersistenceConfig } from "../persistence/state.ts"
 import { assert } from "./assert.ts"
 import { byzantineQuorum, faultsTolerated, weakQuorum } from "./quorum.ts"
 
@@ -30,6 +31,11 @@ export interface ReplicaConfig {
   readonly retransmitMs: number
   /** How long f + 1 replicas must be seen ahead before asking for state transfer, in ms. */
   readonly behindGraceMs: number
+  /**
+   * Blocks and durable commit (src/persistence): when absent the core orders and decides only,
+   * as the ordering-only tests and the replay of spec behaviours use it.
+   */
+  readonly persistence: PersistenceConfig | undefined
 }
 
 export interface ConfigInput {
@@ -44,6 +50,8 @@ export interface ConfigInput {
    * a broken quorum (an Agreement violation); never set outside tests.
    */
   readonly quorumOverrideForTests?: number
+  /** Build blocks from decisions and make them durable by this configuration. */
+  readonly persistence?: PersistenceConfig
 }
 
 export const makeConfig = (input: ConfigInput): ReplicaConfig => {
@@ -68,7 +76,8 @@ export const makeConfig = (input: ConfigInput): ReplicaConfig => {
     crypto: input.crypto,
     signer: input.signer,
     retransmitMs: Math.max(1, Math.floor(input.limits.requestTimeoutMs / 2)),
-    behindGraceMs: Math.max(1, Math.floor(input.limits.requestTimeoutMs / 4))
+    behindGraceMs: Math.max(1, Math.floor(input.limits.requestTimeoutMs / 4)),
+    persistence: input.persistence
   }
 }
 

@@ -2,7 +2,7 @@
  * What goes into `step` and what comes out. Inputs are already verified (signatures, proofs,
  * batch hashes) by the Verifier service; outputs are data that the shell interprets in order.
  */
-import type { ConsensusMessage, DecisionProof, ReplicaId, Transaction } from "../chain/types.ts"
+import type { Block, Certificate, ConsensusMessage, DecisionProof, ReplicaId, Transaction } from "../chain/types.ts"
 import type { ActionName } from "./actions.ts"
 
 /** A consensus message from a member of the view, its signatures checked. */
@@ -32,9 +32,23 @@ export interface DecidedInput {
   readonly _tag: "Decided"
   readonly batch: ReadonlyArray<Transaction>
   readonly proof: DecisionProof
+  /**
+   * The certificate of the block this instance made (strong mode), when the serving peer had it;
+   * the Verifier checked its q COMMIT signatures, the core checks its header hash.
+   */
+  readonly certificate?: Certificate
 }
 
-export type Input = MessageInput | TransactionInput | TickInput | DecidedInput
+/**
+ * The sync the core asked for with SyncRequest `seq` completed: everything written before that
+ * request is durable.
+ */
+export interface SyncedInput {
+  readonly _tag: "Synced"
+  readonly seq: number
+}
+
+export type Input = MessageInput | TransactionInput | TickInput | DecidedInput | SyncedInput
 
 /** Send one message to one member. */
 export interface SendOutput {
@@ -78,6 +92,72 @@ export interface RequestStateOutput {
   readonly fromCid: bigint
 }
 
+/** Write a block to storage (not yet durable): PersistBlock. */
+export interface WriteBlockOutput {
+  readonly _tag: "WriteBlock"
+  readonly block: Block
+}
+
+/** Write a block's certificate to storage (not yet durable). */
+export interface WriteCertificateOutput {
+  readonly _tag: "WriteCertificate"
+  readonly certificate: Certificate
+}
+
+/**
+ * Write the consensus record (src/persistence/consensus-record.ts) into storage slot `slot`:
+ * the regency, the vote of the open instance and decided instances whose blocks are not yet
+ * written. Two slots alternate, so a write torn by a crash never destroys the last durable record.
+ */
+export interface WriteRecordOutput {
+  readonly _tag: "WriteRecord"
+  readonly slot: 0 | 1
+  readonly bytes: Uint8Array
+}
+
+/**
+ * Make every write requested so far durable (one fsync for all of them: group commit), then
+ * answer with a Synced input carrying `seq`. A failed sync is retried by the shell; the core
+ * waits.
+ */
+export interface SyncRequestOutput {
+  readonly _tag: "SyncRequest"
+  readonly seq: number
+}
+
+/**
+ * Send every other member this decided instance with every ACCEPT signature this replica holds
+ * for it (and its block's certificate, when known), as a state-transfer answer: peers choose the
+ * same canonical decision proof for the block from the union (src/persistence/block.ts).
+ */
+export interface ShareDecidedOutput {
+  readonly _tag: "ShareDecided"
+  readonly batch: ReadonlyArray<Transaction>
+  readonly proof: DecisionProof
+  readonly certificate?: Certificate
+}
+
+/**
+ * Replace the last written block (not yet certified) by `block`, the same block with another
+ * decision proof: cut storage from its height (durably) and write it again.
+ */
+export interface RewriteBlockOutput {
+  readonly _tag: "RewriteBlock"
+  readonly block: Block
+}
+
+/** The result of a client's transaction, released by the persistence mode's rule (ReleaseReply). */
+export interface ReplyOutput {
+  readonly _tag: "Reply"
+  readonly viewId: bigint
+  readonly client: Uint8Array
+  readonly seq: bigint
+  readonly height: bigint
+  /** Position of the transaction in its block. */
+  readonly index: number
+  readonly result: Uint8Array
+}
+
 /** One spec action performed: the trace event (see conformance/TRACE.md). */
 export interface TraceOutput {
   readonly _tag: "Trace"
@@ -92,6 +172,13 @@ export type Output =
   | ReplyAgainOutput
   | RequestStateOutput
   | TraceOutput
+  | WriteBlockOutput
+  | WriteCertificateOutput
+  | WriteRecordOutput
+  | SyncRequestOutput
+  | ReplyOutput
+  | ShareDecidedOutput
+  | RewriteBlockOutput
 
 /**
  * A trace event: the spec action's name and the values the spec needs to check it. Integers are

@@ -17,6 +17,8 @@ import type {
   Transaction,
   WrittenEntry
 } from "../chain/types.ts"
+import type { PersistenceState } from "../persistence/state.ts"
+import { initialPersistence } from "../persistence/state.ts"
 import type { ReplicaConfig } from "./config.ts"
 
 /** A batch as the core holds it: the transactions and their hash (the Merkle root = txRoot). */
@@ -112,6 +114,8 @@ export interface ReplicaState {
   /** Leader changes since the last decision (the request timeout doubles with each). */
   changesWithoutDecision: number
   lastRetransmitMs: number
+  /** Blocks and durable commit; undefined when the configuration has no persistence. */
+  readonly persistence: PersistenceState | undefined
 }
 
 export const newInstance = (cid: bigint): Instance => ({
@@ -150,7 +154,8 @@ export const initialState = (config: ReplicaConfig): ReplicaState => ({
   missingBatch: false,
   stateRequestedAtMs: undefined,
   changesWithoutDecision: 0,
-  lastRetransmitMs: 0
+  lastRetransmitMs: 0,
+  persistence: config.persistence === undefined ? undefined : initialPersistence(config.persistence)
 })
 
 /** The key that makes a transaction unique: (client, seq). */

@@ -22,6 +22,11 @@ import {
   stopOnTimeout,
   timedOut
 } from "../synchronization/stop.ts"
+import { noteCertificate } from "../persistence/certify.ts"
+import { recordCommit } from "../persistence/commit.ts"
+import { mergeDecided } from "../persistence/converge.ts"
+import { recordLateAccept, retransmitCommits, retransmitDecidedAccepts, settlePersistence } from "../persistence/pipeline.ts"
+import { syncBlocks } from "../persistence/sync-blocks.ts"
 import { syncPlan, sync } from "../synchronization/sync.ts"
 import { assert } from "./assert.ts"
 import { adopt, adoptFromStopData, canAdopt, canAdoptFromCollected, membersAhead, requestState } from "./catch-up.ts"
@@ -51,6 +56,11 @@ export const step = (state: ReplicaState, input: Input): StepResult => {
       break
     case "Decided":
       if (canAdopt(state, input.proof)) adopt(state, fx, input.batch, input.proof, "peer")
+      else if (input.proof.cid < state.instance.cid) mergeDecided(state, fx, input.batch, input.proof, input.certificate)
+      if (input.certificate !== undefined) noteCertificate(state, input.certificate)
+      break
+    case "Synced":
+      syncBlocks(state, fx, input.seq)
       break
   }
   settle(state, fx)
@@ -58,8 +68,11 @@ export const step = (state: ReplicaState, input: Input): StepResult => {
   return { state, outputs: fx.outputs }
 }
 
-/** Handles messages the replica sent itself or replays, and fires enabled actions, to a fixpoint. */
-const settle = (state: ReplicaState, fx: Emitter): void => {
+/**
+ * Handles messages the replica sent itself or replays, and fires enabled actions, to a fixpoint;
+ * then the persistence actions (src/persistence/pipeline.ts).
+ */
+export const settle = (state: ReplicaState, fx: Emitter): void => {
   for (;;) {
     const next = fx.inbox.shift()
     if (next !== undefined) {
@@ -84,6 +97,7 @@ const settle = (state: ReplicaState, fx: Emitter): void => {
     state.missingBatch = true
     requestState(state, fx)
   }
+  settlePersistence(state, fx)
 }
 
 const noteCid = (state: ReplicaState, from: ReplicaId, cid: bigint): void => {
@@ -114,6 +128,7 @@ const onMessage = (state: ReplicaState, fx: Emitter, from: ReplicaId, message: C
       recordWrite(state, from, message)
       return
     case "Accept":
+      if (message.cid < state.instance.cid) recordLateAccept(state, from, message)
       if (deferred(state, from, message) || !regencyInWindow(state, message.regency)) return
       recordAccept(state, from, message)
       return
@@ -138,6 +153,7 @@ const onMessage = (state: ReplicaState, fx: Emitter, from: ReplicaId, message: C
       return
     }
     case "Commit":
+      recordCommit(state, fx, from, message)
       return
   }
 }
@@ -187,6 +203,8 @@ const onTick = (state: ReplicaState, fx: Emitter, nowMs: number): void => {
  * with work outstanding sends its latest protocol messages again. All of them are idempotent.
  */
 const retransmit = (state: ReplicaState, fx: Emitter): void => {
+  retransmitCommits(state, fx)
+  retransmitDecidedAccepts(state, fx)
   const busy = state.pending.size > 0 || !state.synced || state.nextRegency > state.regency || state.instance.proposals.size > 0
   if (!busy) return
   const viewId = state.config.view.id

@@ -10,6 +10,7 @@ import { assert } from "../core/assert.ts"
 import type { Emitter } from "../core/emitter.ts"
 import type { HashedBatch, ReplicaState } from "../core/state.ts"
 import { newInstance, regencyKey, txKey } from "../core/state.ts"
+import { afterDecision } from "../persistence/pipeline.ts"
 
 export const decideEvent = "Decide" as const
 
@@ -76,7 +77,8 @@ export const decide = (state: ReplicaState, fx: Emitter): void => {
 /**
  * Closes the open instance with `batch` decided by `proof` (from Decide, or from state transfer)
  * and opens the next one: records the decided transactions, replays messages buffered for the
- * next cid, and takes a SYNC value waiting for it.
+ * next cid, and takes a SYNC value waiting for it. With persistence configured, the batch is
+ * executed and its block built (src/persistence/pipeline.ts).
  */
 export const completeInstance = (
   state: ReplicaState,
@@ -93,6 +95,7 @@ export const completeInstance = (
     state.decidedTx.set(key, cid)
     state.pending.delete(key)
   }
+  afterDecision(state, batch, proof)
   state.lastDecidedCid = cid
   state.lastDecidedProof = proof
   state.lastDecidedBatch = batch

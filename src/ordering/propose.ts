@@ -2,7 +2,8 @@
  * Propose: the leader of the installed regency proposes a batch of pending transactions for the
  * open instance, once per (cid, regency), by sending PROPOSE to every member (itself included,
  * so it then writes its own proposal like everyone else). One instance runs at a time: the next
- * cid is proposed only after this one is decided.
+ * cid is proposed only after this one is decided, and (with persistence) only while the blocks
+ * decided and not yet written stay within the consensus record's bound.
  */
 import type { Propose } from "../chain/types.ts"
 import { assert } from "../core/assert.ts"
@@ -10,6 +11,7 @@ import { leaderOf } from "../core/config.ts"
 import type { Emitter } from "../core/emitter.ts"
 import type { ReplicaState } from "../core/state.ts"
 import { isActive, regencyKey } from "../core/state.ts"
+import { hasRoomForBlocks } from "../persistence/pipeline.ts"
 import { hashBatch, nextBatch } from "./batch.ts"
 
 export const proposeEvent = "Propose" as const
@@ -22,6 +24,7 @@ export const canPropose = (state: ReplicaState): boolean => {
     !state.instance.proposedIn.has(r) &&
     !state.instance.proposals.has(r) &&
     state.syncedValue === undefined &&
+    hasRoomForBlocks(state) &&
     nextBatch(state).length > 0
   )
 }

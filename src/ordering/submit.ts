@@ -34,7 +34,9 @@ export const submit = (state: ReplicaState, fx: Emitter, tx: Transaction): void 
   if (outcome === "AlreadyDecided") {
     const cid = state.decidedTx.get(key)
     assert(cid !== undefined, "a decided transaction has its cid")
-    fx.emit({ _tag: "ReplyAgain", client: tx.client, seq: tx.seq, cid })
+    // With persistence, a reply not yet released goes out when ReleaseReply releases it.
+    if (state.persistence === undefined || cid <= state.persistence.releasedH)
+      fx.emit({ _tag: "ReplyAgain", client: tx.client, seq: tx.seq, cid })
     return
   }
   if (outcome !== "Pending") return

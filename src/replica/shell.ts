@@ -8,12 +8,14 @@
 import { Effect, Queue } from "effect"
 import type { Transaction } from "../chain/types.ts"
 import type { ReplicaConfig } from "../core/config.ts"
-import type { Input, Output } from "../core/io.ts"
+import type { Input, Output, ReplyOutput } from "../core/io.ts"
 import { coreLimits } from "../core/limits.ts"
 import type { ReplicaState } from "../core/state.ts"
 import { initialState } from "../core/state.ts"
 import { step } from "../core/step.ts"
+import type { BlockStoreApi } from "../services/blockstore-core.ts"
 import { ReplicaClock } from "../services/clock.ts"
+import { applyWrite } from "./storage.ts"
 import { TraceSink } from "../services/trace.ts"
 import type { DecidedInstance, Envelope } from "../services/transport.ts"
 import { Transport } from "../services/transport.ts"
@@ -43,11 +45,26 @@ type Item = { readonly _tag: "Input"; readonly input: Input } | { readonly _tag:
 
 export interface ShellOptions {
   readonly onDecide?: (cid: bigint, batch: ReadonlyArray<Transaction>) => void
+  /**
+   * Where blocks, certificates and consensus records go (configurations with persistence). Without
+   * it a sync completes at once and nothing is kept: only for tests of ordering.
+   */
+  readonly store?: BlockStoreApi
+  /** Replies released by the persistence mode's rule, for the client side to deliver. */
+  readonly onReply?: (reply: ReplyOutput) => void
+  /** The state to start from (a restart, see src/persistence/restart.ts); default the initial state. */
+  readonly initial?: ReplicaState
+  /** Outputs of the restart step, interpreted before anything else. */
+  readonly initialOutputs?: ReadonlyArray<Output>
 }
 
+/** A failed sync is tried again after this long. */
+const syncRetryMs = 20
+
 export const makeShell = (config: ReplicaConfig, options: ShellOptions = {}): Shell => {
-  let state = initialState(config)
+  let state = options.initial ?? initialState(config)
   const log: Array<DecidedInstance> = []
+  const store = options.store
   const metrics: ShellMetrics = { rejected: {}, steps: 0, repliesAgain: 0 }
   const others = config.view.members.map((m) => m.replica).filter((r) => r !== config.self)
 
@@ -59,7 +76,13 @@ export const makeShell = (config: ReplicaConfig, options: ShellOptions = {}): Sh
       case "Request":
         return [{ _tag: "Input", input: { _tag: "Transaction", tx: p.tx } }]
       case "StateReply":
-        return p.decided.map((d) => ({ _tag: "Input", input: { _tag: "Decided", batch: d.batch, proof: d.proof } }))
+        return p.decided.map((d) => ({
+          _tag: "Input",
+          input:
+            d.certificate === undefined
+              ? { _tag: "Decided", batch: d.batch, proof: d.proof }
+              : { _tag: "Decided", batch: d.batch, proof: d.proof, certificate: d.certificate }
+        }))
       case "StateRequest":
         return [{ _tag: "Serve", envelope }]
     }
@@ -94,6 +117,30 @@ export const makeShell = (config: ReplicaConfig, options: ShellOptions = {}): Sh
               return Effect.flatMap(clock.nowMs, (t) => traceSink.write(t, out.event))
             case "ReplyAgain":
               return Effect.sync(() => void metrics.repliesAgain++)
+            case "WriteBlock":
+            case "WriteCertificate":
+            case "WriteRecord":
+              return store === undefined ? Effect.void : Effect.orDie(applyWrite(store, out))
+            case "RewriteBlock":
+              return store === undefined
+                ? Effect.void
+                : Effect.orDie(Effect.zipRight(store.truncateFrom(out.block.header.height), store.appendBlock(out.block)))
+            case "SyncRequest": {
+              const synced = Queue.offer(queue, { _tag: "Input", input: { _tag: "Synced", seq: out.seq } })
+              if (store === undefined) return Effect.asVoid(synced)
+              // The sync runs beside the loop (group commit: writes go on meanwhile); a failed
+              // sync is retried, and the core hears of it only once it succeeded.
+              const attempt: Effect.Effect<void> = store.sync().pipe(
+                Effect.catchAll(() => Effect.zipRight(Effect.sleep(`${syncRetryMs} millis`), Effect.suspend(() => attempt)))
+              )
+              return Effect.asVoid(Effect.fork(Effect.zipRight(attempt, synced)))
+            }
+            case "Reply":
+              return Effect.sync(() => options.onReply?.(out))
+            case "ShareDecided": {
+              const d = out.certificate === undefined ? { batch: out.batch, proof: out.proof } : { batch: out.batch, proof: out.proof, certificate: out.certificate }
+              return Effect.forEach(others, (to) => transport.send(to, { _tag: "StateReply", decided: [d] }), { discard: true })
+            }
           }
         },
         { discard: true }
@@ -130,6 +177,7 @@ export const makeShell = (config: ReplicaConfig, options: ShellOptions = {}): Sh
         }
       })
     )
+    if (options.initialOutputs !== undefined) yield* interpret(options.initialOutputs)
     yield* Effect.fork(receiver)
     yield* Effect.fork(ticker)
     return yield* loop

@@ -13,6 +13,7 @@
  *   index         'i' height   headerHash(block.header), 32 bytes
  *   certificate   'c' height   encodeCertificate(certificate)
  *   snapshot      's' height   stateHash (32 bytes) then the snapshot bytes
+ *   record        'v' slot     a replica's consensus record (slots 0 and 1; src/persistence/consensus-record.ts)
  *
  * The index is what the store expects at each height: every read recomputes the checksum, decodes,
  * and checks that the block's header hash (or the certificate's headerHash) is the one indexed
@@ -159,6 +160,13 @@ export interface BlockStoreApi {
   readonly putSnapshot: (height: bigint, stateHash: Uint8Array, bytes: Uint8Array) => Effect.Effect<void, InvalidRequest | DiskError>
   readonly readSnapshot: (height: bigint) => Effect.Effect<Snapshot, SnapshotNotFound | CorruptSnapshot | DiskError>
   readonly latestSnapshot: () => Effect.Effect<Option.Option<Snapshot>, CorruptSnapshot | DiskError>
+  /**
+   * Stages the bytes of consensus-record slot `slot` (0 or 1), durable after the next sync. The
+   * two slots let a replica alternate, so a torn write never destroys the last durable record.
+   */
+  readonly putRecord: (slot: 0 | 1, bytes: Uint8Array) => Effect.Effect<void, InvalidRequest | DiskError>
+  /** The bytes of a record slot; undefined when the slot is empty or its checksum fails. */
+  readonly readRecord: (slot: 0 | 1) => Effect.Effect<Uint8Array | undefined, DiskError>
   /** Removes every block, certificate and snapshot at `height` and above, durably (it syncs). */
   readonly truncateFrom: (height: bigint) => Effect.Effect<void, InvalidRequest | DiskError>
   /** Walks back from the head over `depth` blocks and reports the lowest corrupt height. */
@@ -180,7 +188,7 @@ export const defaultCheckDepth = 64
 // Record format
 // ---------------------------------------------------------------------------------------------
 
-export const recordKinds = { block: 0x62, certificate: 0x63, index: 0x69, snapshot: 0x73 } as const
+export const recordKinds = { block: 0x62, certificate: 0x63, index: 0x69, snapshot: 0x73, record: 0x76 } as const
 export type RecordKind = keyof typeof recordKinds
 const allKinds: ReadonlyArray<RecordKind> = ["block", "certificate", "index", "snapshot"]
 
@@ -517,6 +525,23 @@ export const openStoreCore = (backend: KvBackend, options: CoreOptions): Effect.
         ),
 
       readSnapshot: (height) => Effect.zipRight(ensureOpen("readSnapshot"), readSnapshotUnchecked(height)),
+
+      putRecord: (slot, bytes) =>
+        writeLock.withPermits(1)(
+          Effect.gen(function* () {
+            yield* ensureWritable("putRecord")
+            stage({ type: "put", key: recordKey("record", BigInt(slot)), value: frameValue(crypto, bytes) })
+          })
+        ),
+
+      readRecord: (slot) =>
+        Effect.gen(function* () {
+          yield* ensureOpen("readRecord")
+          const value = yield* get(recordKey("record", BigInt(slot)))
+          if (value === undefined) return undefined
+          const payload = unframeValue(crypto, value)
+          return typeof payload === "string" ? undefined : payload.slice()
+        }),
 
       latestSnapshot: () =>
         Effect.gen(function* () {

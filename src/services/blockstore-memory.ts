@@ -115,6 +115,8 @@ export const makeMemoryBlockStore = (options: MemoryStoreOptions = {}): Effect.E
       head: () => Effect.suspend(() => core.head()),
       putSnapshot: (height, stateHash, bytes) => Effect.suspend(() => core.putSnapshot(height, stateHash, bytes)),
       readSnapshot: (height) => Effect.suspend(() => core.readSnapshot(height)),
+      putRecord: (slot, bytes) => Effect.suspend(() => core.putRecord(slot, bytes)),
+      readRecord: (slot) => Effect.suspend(() => core.readRecord(slot)),
       latestSnapshot: () => Effect.suspend(() => core.latestSnapshot()),
       truncateFrom: (height) => Effect.suspend(() => core.truncateFrom(height)),
       checkTail: (depth) => Effect.suspend(() => core.checkTail(depth)),

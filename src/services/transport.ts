@@ -6,12 +6,14 @@
  */
 import type { Effect } from "effect"
 import { Context } from "effect"
-import type { ConsensusMessage, DecisionProof, ReplicaId, Transaction } from "../chain/types.ts"
+import type { Certificate, ConsensusMessage, DecisionProof, ReplicaId, Transaction } from "../chain/types.ts"
 
 /** One decided instance as served by state transfer. */
 export interface DecidedInstance {
   readonly batch: ReadonlyArray<Transaction>
   readonly proof: DecisionProof
+  /** The certificate of the block it made (strong mode), when the server has it. */
+  readonly certificate?: Certificate
 }
 
 export type Payload =

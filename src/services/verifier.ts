@@ -8,13 +8,15 @@
  * consistent with it, the last decided batch and the accepted batch hash to their hashes,
  * regencies below the STOPDATA's), every
  * STOPDATA inside SYNC, and decided instances fetched by state transfer (q valid ACCEPTs of
- * distinct members, batch hashes to the proof's hash). Sizes are checked against the limits.
+ * distinct members, batch hashes to the proof's hash, and the block certificate that may come
+ * with them: q valid COMMIT signatures of distinct members), and COMMIT signatures by the
+ * sender's view key. Sizes are checked against the limits.
  */
 import { Context, Effect, Layer } from "effect"
 import { bytesEqual } from "../chain/bytes.ts"
-import { acceptSigningBytes, stopDataSigningBytes, transactionEncodedSize, txSigningBytes } from "../chain/encoding.ts"
+import { acceptSigningBytes, commitSigningBytes, stopDataSigningBytes, transactionEncodedSize, txSigningBytes } from "../chain/encoding.ts"
 import { batchHash } from "../chain/hash.ts"
-import type { DecisionProof, Limits, ReplicaId, StopData, Transaction, ViewRecord } from "../chain/types.ts"
+import type { Certificate, DecisionProof, Limits, ReplicaId, StopData, Transaction, ViewRecord } from "../chain/types.ts"
 import { viewKeyOf } from "../core/config.ts"
 import type { Input } from "../core/io.ts"
 import { coreLimits } from "../core/limits.ts"
@@ -31,6 +33,8 @@ export type RejectReason =
   | "BadDecisionProof"
   | "BadSyncProofs"
   | "BadBatchHash"
+  | "BadCommitSignature"
+  | "BadCertificate"
 
 export interface Rejected {
   readonly input: Input
@@ -107,6 +111,7 @@ export class InputVerifier {
     const ctx = this.context
     switch (input._tag) {
       case "Tick":
+      case "Synced":
         return plan
       case "Transaction":
         this.planTransactions(plan, [input.tx])
@@ -115,6 +120,7 @@ export class InputVerifier {
         if (!bytesEqual(batchHash(ctx.crypto, input.batch), input.proof.batchHash)) plan.problem = "BadBatchHash"
         else this.planTransactions(plan, input.batch)
         this.planProof(plan, input.proof)
+        if (input.certificate !== undefined) this.planCertificate(plan, input.certificate)
         return plan
       case "Message": {
         const key = viewKeyOf(ctx.view, input.from)
@@ -128,6 +134,11 @@ export class InputVerifier {
           plan.signatures.push({
             item: { publicKey: key, message: acceptSigningBytes(ctx.chainId, m), signature: m.signature },
             reason: "BadAcceptSignature"
+          })
+        } else if (m._tag === "Commit") {
+          plan.signatures.push({
+            item: { publicKey: key, message: commitSigningBytes(ctx.chainId, m), signature: m.signature },
+            reason: "BadCommitSignature"
           })
         } else if (m._tag === "StopData") this.planStopData(plan, input.from, m)
         else if (m._tag === "Sync") {
@@ -169,6 +180,27 @@ export class InputVerifier {
       plan.signatures.push({ item: { publicKey: key, message: acceptSigningBytes(ctx.chainId, proof), signature: a.signature }, reason })
     }
     if (signers.size < ctx.quorum) plan.problem ??= reason
+  }
+
+  /** A block certificate: q COMMIT signatures of distinct members of the view on its header hash. */
+  private planCertificate(plan: Plan, certificate: Certificate): void {
+    const ctx = this.context
+    if (certificate.viewId !== ctx.view.id) {
+      plan.problem ??= "BadCertificate"
+      return
+    }
+    const message = commitSigningBytes(ctx.chainId, certificate)
+    const signers = new Set<ReplicaId>()
+    for (const c of certificate.commits) {
+      const key = viewKeyOf(ctx.view, c.replica)
+      if (key === undefined || signers.has(c.replica)) {
+        plan.problem ??= "BadCertificate"
+        return
+      }
+      signers.add(c.replica)
+      plan.signatures.push({ item: { publicKey: key, message, signature: c.signature }, reason: "BadCertificate" })
+    }
+    if (signers.size < ctx.quorum) plan.problem ??= "BadCertificate"
   }
 
   private planStopData(plan: Plan, from: ReplicaId, s: StopData, reason?: RejectReason): void {

@@ -1,9 +1,9 @@
 // Establishes that the deterministic simulator finds no Agreement, Validity or Liveness violation
 // on a fixed list of seeds, reproduces a run from its seed, and catches a deliberately broken quorum.
 import { describe, expect, it } from "vitest"
-import { OrderingActions, SynchronizationActions } from "../../src/core/actions.ts"
+import { OrderingActions, PersistenceActions, SynchronizationActions } from "../../src/core/actions.ts"
 import { traceLine } from "../../src/services/trace.ts"
-import { optionsForSeed } from "./campaign.ts"
+import { isNegativeControl, optionsForSeed, runOk } from "./campaign.ts"
 import { Prng } from "./prng.ts"
 import type { FaultPlan } from "./simulator.ts"
 import { runSimulation } from "./simulator.ts"
@@ -17,10 +17,25 @@ describe("deterministic simulator", () => {
     expect(p.next64()).toBe(0x6e789e6aa1b965f4n)
   })
 
-  it.each(fixedSeeds)("seed %i: Agreement, Validity and Liveness hold", (seed) => {
+  it.each(fixedSeeds.filter((s) => !isNegativeControl(s)))(
+    "seed %i: Agreement, Validity, Liveness, DurableReplies and the coin invariants hold",
+    (seed) => {
+      const r = runSimulation(optionsForSeed(seed))
+      expect(r.violations).toEqual([])
+      expect(r.decidedCids).toBeGreaterThan(0)
+      expect(r.accepted).toBe(r.transactions)
+      expect(r.chainHeight).toBeGreaterThan(0)
+    }
+  )
+
+  it("negative control: memory mode loses accepted results in a full crash, and nothing else goes wrong", () => {
+    const seed = fixedSeeds.find(isNegativeControl)!
     const r = runSimulation(optionsForSeed(seed))
-    expect(r.violations).toEqual([])
-    expect(r.decidedCids).toBeGreaterThan(0)
+    expect(r.mode).toBe("memory")
+    expect(r.crashAlls).toBe(1)
+    expect(r.lostReplies).toBeGreaterThan(0)
+    expect(r.violations.length).toBeGreaterThan(0)
+    expect(runOk(r)).toBe(true)
   })
 
   it("the same seed gives the same run, event for event", () => {
@@ -45,7 +60,7 @@ describe("deterministic simulator", () => {
     const r = runSimulation({ seed: 3, faults: plan, trace: true })
     expect(r.violations).toEqual([])
     const names = new Set(r.trace.map((t) => t.event.action))
-    const known = new Set<string>([...OrderingActions, ...SynchronizationActions, "StateTransfer"])
+    const known = new Set<string>([...OrderingActions, ...SynchronizationActions, ...PersistenceActions])
     for (const name of names) expect(known.has(name)).toBe(true)
     for (const name of [...OrderingActions, ...SynchronizationActions]) expect(names.has(name)).toBe(true)
     expect(r.trace.map((t) => t.seq)).toEqual(r.trace.map((_, i) => i))

@@ -6,16 +6,39 @@
  * After every step it checks Agreement (no two correct replicas decide different batches for one
  * cid) and Validity (only submitted, validly signed transactions are decided, none twice). In
  * liveness mode it checks that once the faults heal every submitted transaction is decided by
- * every correct replica within a bound.
+ * every correct replica, and accepted by its client, within a bound.
+ *
+ * Persistence (PROTOCOL.md section 4): each replica builds blocks of the coin application and
+ * keeps them in the in-memory BlockStore with crash semantics, driven synchronously. Storage
+ * faults: one replica or every correct one crashing at once (unsynced writes lost, the last one
+ * possibly torn), a replica restarted with an empty disk or a corrupt block, slow and failing
+ * syncs. Clients accept replies by the mode's rule. Checkers: DurableReplies right after every
+ * full crash (each accepted result is still in the synced storage of some correct replica) and at
+ * the end (in every correct replica's chain at its height); the coin invariants (supply equals
+ * the minted total, no output spent twice); equal states and header hashes at equal heights; and
+ * `verifyChain` over every correct replica's stored chain.
  */
+import { Effect, Either, Option } from "effect"
+import type { CoinState } from "../../src/app/coin.ts"
+import { coinApp, coinInvariants, CoinHistoryChecker } from "../../src/app/coin.ts"
 import { toHex } from "../../src/chain/bytes.ts"
-import { batchHash, txHash } from "../../src/chain/hash.ts"
-import type { ConsensusMessage, DecisionProof, ReplicaId, Transaction } from "../../src/chain/types.ts"
+import { batchHash, genesisHash, txHash, viewHash } from "../../src/chain/hash.ts"
+import type { Block, Certificate, ConsensusMessage, DecisionProof, Genesis, PersistenceMode, ReplicaId, Transaction } from "../../src/chain/types.ts"
+import { verifyChain } from "../../src/chain/verify.ts"
+import type { ReplicaConfig } from "../../src/core/config.ts"
 import { makeConfig } from "../../src/core/config.ts"
-import type { Input, Output, TraceEvent } from "../../src/core/io.ts"
+import type { Input, Output, ReplyOutput, TraceEvent } from "../../src/core/io.ts"
 import type { ReplicaState } from "../../src/core/state.ts"
 import { initialState, txKey } from "../../src/core/state.ts"
 import { step } from "../../src/core/step.ts"
+import { crashAllTrace, crashTrace } from "../../src/persistence/crash.ts"
+import { genesisMachine } from "../../src/persistence/machine.ts"
+import { restart } from "../../src/persistence/restart.ts"
+import { heightKey } from "../../src/persistence/state.ts"
+import { applyWrite, loadDurable } from "../../src/replica/storage.ts"
+import type { MemoryBlockStore } from "../../src/services/blockstore-memory.ts"
+import { makeMemoryBlockStore } from "../../src/services/blockstore-memory.ts"
+import { readRangeBlocksMax } from "../../src/services/blockstore-core.ts"
 import { nodeCrypto } from "../../src/services/crypto.ts"
 import type { TraceRecord } from "../../src/services/trace.ts"
 import type { RejectCounts } from "../../src/services/verifier.ts"
@@ -26,13 +49,35 @@ import { Byzantine } from "./byzantine.ts"
 import { EventHeap } from "./heap.ts"
 import { Prng } from "./prng.ts"
 import type { Payload, World } from "./world.ts"
-import { chainId, makeWorld, signTx, simLimits } from "./world.ts"
+import { chainId, makeWorld, simLimits } from "./world.ts"
+import { coinWorkload, minterIndex } from "./workload.ts"
 
 export interface Partition {
   readonly fromMs: number
   readonly toMs: number
   /** Replicas on one side; the rest are on the other. */
   readonly side: ReadonlyArray<ReplicaId>
+}
+
+/** Replicas crashing: one, several, or every correct running one at once ("all"). */
+export interface CrashPlan {
+  readonly atMs: number
+  /** How long they stay down before restarting from their storage. */
+  readonly downMs: number
+  readonly replicas: ReadonlyArray<ReplicaId> | "all"
+  /** The replica comes back with an empty disk. */
+  readonly wipe?: boolean
+  /** A synced block of the replica's storage is damaged while it is down. */
+  readonly corrupt?: boolean
+}
+
+export interface DiskPlan {
+  /** Replicas whose syncs take up to this many ms. */
+  readonly slowMs: ReadonlyMap<ReplicaId, number>
+  /** From `atMs`, the next `count` syncs of `replica` fail (the shell retries them). */
+  readonly failing: ReadonlyArray<{ readonly replica: ReplicaId; readonly atMs: number; readonly count: number }>
+  /** A crash leaves each replica's last unsynced record on the disk, torn. */
+  readonly torn: boolean
 }
 
 export interface FaultPlan {
@@ -48,6 +93,9 @@ export interface FaultPlan {
   readonly healMs: number
   /** Correct replicas that see nothing at all until `healMs` (far behind when they come back). */
   readonly isolated: ReadonlyArray<ReplicaId>
+  /** Crashes of correct replicas (all before `healMs`). */
+  readonly crashes?: ReadonlyArray<CrashPlan>
+  readonly disks?: DiskPlan
 }
 
 export interface SimOptions {
@@ -65,10 +113,21 @@ export interface SimOptions {
   readonly quorumOverrideForTests?: number
   /** Keep the trace records (one per spec action performed). */
   readonly trace?: boolean
+  /** The persistence mode (default weak); "off" runs ordering only, without blocks. */
+  readonly mode?: PersistenceMode | "off"
 }
 
 export interface Violation {
-  readonly property: "Agreement" | "Validity" | "Liveness" | "Assertion"
+  readonly property:
+    | "Agreement"
+    | "Validity"
+    | "Liveness"
+    | "Assertion"
+    | "DurableReplies"
+    | "CoinInvariant"
+    | "StateAgreement"
+    | "ChainVerify"
+    | "Storage"
   readonly detail: string
   readonly atMs: number
 }
@@ -84,14 +143,32 @@ export interface SimResult {
   readonly regencyMax: number
   readonly rejected: RejectCounts
   readonly trace: ReadonlyArray<TraceRecord>
+  readonly mode: PersistenceMode | "off"
+  /** Transactions whose client accepted a result. */
+  readonly accepted: number
+  /** Accepted results missing from every correct replica's storage after a full crash. */
+  readonly lostReplies: number
+  /** Blocks in the longest correct replica's chain, and full crashes that happened. */
+  readonly chainHeight: number
+  readonly crashAlls: number
 }
 
 type SimEvent =
   | { readonly atMs: number; readonly order: number; readonly kind: "deliver"; readonly to: ReplicaId; readonly from: ReplicaId; readonly payload: Payload }
   | { readonly atMs: number; readonly order: number; readonly kind: "tick"; readonly replica: ReplicaId }
   | { readonly atMs: number; readonly order: number; readonly kind: "submit"; readonly tx: Transaction; readonly to: ReadonlyArray<ReplicaId> }
+  | { readonly atMs: number; readonly order: number; readonly kind: "retry"; readonly tx: Transaction }
+  | { readonly atMs: number; readonly order: number; readonly kind: "reply"; readonly from: ReplicaId; readonly reply: ReplyOutput }
+  | { readonly atMs: number; readonly order: number; readonly kind: "syncDone"; readonly replica: ReplicaId; readonly seq: number; readonly epoch: number }
+  | { readonly atMs: number; readonly order: number; readonly kind: "crash"; readonly plan: CrashPlan }
+  | { readonly atMs: number; readonly order: number; readonly kind: "restart"; readonly replica: ReplicaId; readonly wipe: boolean; readonly corrupt: boolean }
+  | { readonly atMs: number; readonly order: number; readonly kind: "diskFail"; readonly replica: ReplicaId; readonly count: number }
 
 const tickMs = 10
+/** A client that has no accepted result resends its transaction to every replica this often. */
+const clientRetryMs = 1_500
+/** A failed sync is tried again after this long. */
+const syncRetryMs = 20
 
 /** Draws a fault plan from the PRNG. */
 export const drawFaults = (prng: Prng, n: number): FaultPlan => {
@@ -111,7 +188,31 @@ export const drawFaults = (prng: Prng, n: number): FaultPlan => {
   // Sometimes one correct replica hears nothing until the faults heal, and comes back far behind.
   const correct = [...Array(n).keys()].filter((r) => !byzantine.has(r))
   const isolated = prng.chance(0.2) ? [prng.pick(correct)] : []
+  // Storage faults: full crashes, single crashes, and (only without Byzantine replicas, since a
+  // lost or damaged synced disk is a fault beyond the crash model) a wiped or corrupted disk.
+  const crashes: Array<CrashPlan> = []
+  const lastCrashMs = healMs - 200
+  const crashAt = () => prng.int(200, Math.max(200, lastCrashMs))
+  const downFor = (atMs: number) => Math.max(20, Math.min(prng.int(20, 400), healMs - atMs - 50))
+  if (prng.chance(0.6)) {
+    const atMs = crashAt()
+    crashes.push({ atMs, downMs: downFor(atMs), replicas: "all" })
+  }
+  for (let i = prng.int(0, 2); i > 0; i--) {
+    const atMs = crashAt()
+    crashes.push({ atMs, downMs: downFor(atMs), replicas: [prng.pick(correct)] })
+  }
+  if (byzCount === 0 && prng.chance(0.3)) {
+    const atMs = crashAt()
+    const wipe = prng.chance(0.5)
+    crashes.push({ atMs, downMs: downFor(atMs), replicas: [prng.pick(correct)], wipe, corrupt: !wipe })
+  }
+  const slowMs = new Map<ReplicaId, number>()
+  for (const r of correct) if (prng.chance(0.3)) slowMs.set(r, prng.int(2, 60))
+  const failing = prng.chance(0.3) ? [{ replica: prng.pick(correct), atMs: prng.int(0, healMs), count: prng.int(1, 4) }] : []
   return {
+    crashes: crashes.sort((a, b) => a.atMs - b.atMs),
+    disks: { slowMs, failing, torn: prng.chance(0.5) },
     byzantine,
     lossRate: prng.chance(0.5) ? prng.float() * 0.3 : 0,
     duplicateRate: prng.chance(0.5) ? prng.float() * 0.2 : 0,
@@ -126,29 +227,54 @@ export const drawFaults = (prng: Prng, n: number): FaultPlan => {
 export const describeFaults = (plan: FaultPlan): string => {
   const byz = [...plan.byzantine].map(([r, b]) => `${r}:${b}`).join(",") || "none"
   const parts = plan.partitions.map((p) => `[${p.side.join(",")}]@${p.fromMs}-${p.toMs}ms`).join(" ") || "none"
+  const crashes =
+    (plan.crashes ?? [])
+      .map((c) => `${c.replicas === "all" ? "all" : c.replicas.join(",")}@${c.atMs}ms+${c.downMs}ms${c.wipe === true ? "(wiped)" : ""}${c.corrupt === true ? "(corrupt)" : ""}`)
+      .join(" ") || "none"
+  const disks = plan.disks
+  const slow = disks === undefined ? "" : [...disks.slowMs].map(([r, ms]) => `${r}:${ms}ms`).join(",") || "none"
+  const failing = disks === undefined ? "" : disks.failing.map((f) => `${f.replica}x${f.count}@${f.atMs}ms`).join(",") || "none"
   return (
     `byzantine=${byz} loss=${plan.lossRate.toFixed(2)} dup=${plan.duplicateRate.toFixed(2)} ` +
     `delay<=${plan.faultyDelayMs}ms then <=${plan.stableDelayMs}ms partitions=${parts} ` +
-    `isolated=${plan.isolated.join(",") || "none"} heal=${plan.healMs}ms`
+    `isolated=${plan.isolated.join(",") || "none"} heal=${plan.healMs}ms crashes=${crashes}` +
+    (disks === undefined ? "" : ` slowDisks=${slow} failingSyncs=${failing} torn=${disks.torn}`)
   )
 }
 
 interface Node {
   readonly id: ReplicaId
+  readonly config: ReplicaConfig
   state: ReplicaState
   readonly verifier: InputVerifier
   /** Decided instances in cid order (index = cid - 1): what it serves to state transfer. */
-  readonly log: Array<{ readonly batch: ReadonlyArray<Transaction>; readonly proof: DecisionProof; readonly hashHex: string }>
+  log: Array<{ readonly batch: ReadonlyArray<Transaction>; readonly proof: DecisionProof; readonly hashHex: string }>
   readonly byzantine: Byzantine | undefined
   /** Every (client, seq) this replica decided, as the simulator saw its decisions. */
-  readonly decidedKeys: Set<string>
+  decidedKeys: Set<string>
+  /** Its storage (persistence on). */
+  store: MemoryBlockStore | undefined
+  up: boolean
+  /** Bumped by each crash: a sync that completes after a crash belongs to the old run. */
+  epoch: number
 }
+
+/** What a client holds about one transaction. */
+interface ClientTx {
+  readonly tx: Transaction
+  /** Reply value ("height:result") per replica that answered. */
+  readonly replies: Map<ReplicaId, string>
+  accepted: { readonly height: bigint; readonly resultHex: string } | undefined
+}
+
+const run = <A, E>(effect: Effect.Effect<A, E>): Either.Either<A, E> => Effect.runSync(Effect.either(effect))
 
 export const runSimulation = (options: SimOptions): SimResult => {
   const prng = new Prng(options.seed)
   const n = options.n ?? 4
   const world: World = makeWorld(prng, n, options.clients ?? 3, simLimits)
   const plan = options.faults ?? drawFaults(prng, n)
+  const mode = options.mode ?? "weak"
   const txCount = options.transactions ?? 40
   const submitUntilMs = options.submitUntilMs ?? Math.max(500, plan.healMs - 200)
   const livenessBoundMs = options.livenessBoundMs ?? 30_000
@@ -162,6 +288,29 @@ export const runSimulation = (options: SimOptions): SimResult => {
   let order = 0
   let now = 0
   let steps = 0
+  let lostReplies = 0
+  let crashAlls = 0
+
+  const genesis: Genesis = {
+    chainId,
+    view: world.view,
+    persistence: mode === "off" ? "memory" : mode,
+    minters: [world.clients[minterIndex]!.publicKey],
+    admission: [],
+    limits: world.limits
+  }
+  const persistence =
+    mode === "off"
+      ? undefined
+      : {
+          mode,
+          genesis,
+          genesisHash: genesisHash(nodeCrypto, genesis),
+          viewHash: viewHash(nodeCrypto, world.view),
+          machine: genesisMachine(coinApp, nodeCrypto, genesis)
+        }
+  const newStore = (): MemoryBlockStore | undefined =>
+    persistence === undefined ? undefined : Effect.runSync(makeMemoryBlockStore({ crypto: nodeCrypto, tornLastWrite: plan.disks?.torn === true }))
 
   const nodes: Array<Node> = world.view.members.map((m) => {
     const keys = world.viewKeys[m.replica]!
@@ -172,32 +321,47 @@ export const runSimulation = (options: SimOptions): SimResult => {
       limits: world.limits,
       crypto: nodeCrypto,
       signer: { sign: (msg) => nodeCrypto.sign(keys.secret, msg) },
-      ...(options.quorumOverrideForTests === undefined ? {} : { quorumOverrideForTests: options.quorumOverrideForTests })
+      ...(options.quorumOverrideForTests === undefined ? {} : { quorumOverrideForTests: options.quorumOverrideForTests }),
+      ...(persistence === undefined ? {} : { persistence })
     })
     const behaviour = plan.byzantine.get(m.replica)
     return {
       id: m.replica,
+      config,
       state: initialState(config),
       verifier: new InputVerifier({ chainId, view: world.view, quorum: config.quorum, limits: world.limits, crypto: nodeCrypto }),
       log: [],
       decidedKeys: new Set<string>(),
-      byzantine: behaviour === undefined ? undefined : new Byzantine(behaviour, m.replica, world, prng)
+      byzantine: behaviour === undefined ? undefined : new Byzantine(behaviour, m.replica, world, prng),
+      store: newStore(),
+      up: true,
+      epoch: 0
     }
   })
   const correct = nodes.filter((x) => x.byzantine === undefined)
+  const config0 = nodes[0]!.config
+  /** Matching replies a client needs: q, or f + 1 in strong mode. */
+  const repliesNeeded = mode === "strong" ? config0.weakQuorum : config0.quorum
 
-  // Client transactions: submitted at random times to all replicas or to one.
+  // Client transactions: submitted at random times to all replicas or to one; resent to every
+  // replica until the client accepts a result.
   const submitted = new Map<string, string>()
-  for (let i = 0; i < txCount; i++) {
-    const c = prng.int(0, world.clients.length - 1)
-    const tx = signTx(world.clients[c]!, BigInt(i), prng.bytes(prng.int(1, 48)))
+  const clientTxs = new Map<string, ClientTx>()
+  for (const tx of coinWorkload(prng, world, txCount)) {
     submitted.set(txKey(tx), toHex(txHash(nodeCrypto, tx)))
+    clientTxs.set(txKey(tx), { tx, replies: new Map(), accepted: undefined })
     const to = prng.chance(0.3) ? [prng.int(0, n - 1)] : [...Array(n).keys()]
-    heap.push({ atMs: prng.int(0, submitUntilMs), order: order++, kind: "submit", tx, to })
+    const atMs = prng.int(0, submitUntilMs)
+    heap.push({ atMs, order: order++, kind: "submit", tx, to })
     // A client that has no answer by the time the faults heal sends again to every replica.
     heap.push({ atMs: plan.healMs + prng.int(0, 200), order: order++, kind: "submit", tx, to: [...Array(n).keys()] })
+    if (persistence !== undefined) heap.push({ atMs: atMs + clientRetryMs, order: order++, kind: "retry", tx })
   }
   for (const node of nodes) heap.push({ atMs: prng.int(0, tickMs - 1), order: order++, kind: "tick", replica: node.id })
+  if (persistence !== undefined) {
+    for (const c of plan.crashes ?? []) heap.push({ atMs: c.atMs, order: order++, kind: "crash", plan: c })
+    for (const f of plan.disks?.failing ?? []) heap.push({ atMs: f.atMs, order: order++, kind: "diskFail", replica: f.replica, count: f.count })
+  }
 
   // Agreement reference: the first batch hash decided for each cid by a correct replica.
   const decidedHash = new Map<bigint, string>()
@@ -206,6 +370,10 @@ export const runSimulation = (options: SimOptions): SimResult => {
     plan.partitions.some((p) => atMs >= p.fromMs && atMs < p.toMs && p.side.includes(a) !== p.side.includes(b))
 
   const isolated = (r: ReplicaId, atMs: number): boolean => atMs < plan.healMs && plan.isolated.includes(r)
+
+  const emitTrace = (event: TraceEvent): void => {
+    if (options.trace === true) trace.push({ seq: trace.length, timeMs: now, event })
+  }
 
   const send = (from: ReplicaId, to: ReplicaId, payload: Payload): void => {
     if (from === to) return
@@ -217,6 +385,33 @@ export const runSimulation = (options: SimOptions): SimResult => {
       const delay = prng.int(1, faulty ? plan.faultyDelayMs : plan.stableDelayMs)
       heap.push({ atMs: now + delay, order: order++, kind: "deliver", to, from, payload })
     }
+  }
+
+  const sendReply = (node: Node, reply: ReplyOutput): void => {
+    const faulty = now < plan.healMs
+    if (isolated(node.id, now) || (faulty && prng.chance(plan.lossRate))) return
+    let r = reply
+    // A forging Byzantine replica answers with a result of its own.
+    if (node.byzantine !== undefined && (node.byzantine.behaviour === "forge" || node.byzantine.behaviour === "mixed"))
+      r = { ...reply, result: prng.bytes(reply.result.length + 1) }
+    heap.push({ atMs: now + prng.int(1, faulty ? plan.faultyDelayMs : plan.stableDelayMs), order: order++, kind: "reply", from: node.id, reply: r })
+  }
+
+  /** The transactions and results of block `height` in a replica's chain: stored, or executed and waiting to be written. */
+  const blockAt = (node: Node, height: bigint): { readonly transactions: ReadonlyArray<Transaction>; readonly results: ReadonlyArray<Uint8Array> } | undefined => {
+    const p = node.state.persistence
+    const waiting = p?.unwritten.find((d) => d.height === height)
+    if (waiting !== undefined) return { transactions: waiting.batch, results: waiting.results }
+    if (node.store === undefined) return undefined
+    const read = run(node.store.readBlock(height))
+    return Either.isRight(read) ? read.right : undefined
+  }
+
+  const storage = (node: Node, out: Parameters<typeof applyWrite>[1]): void => {
+    const store = node.store
+    if (store === undefined) return
+    const r = run(applyWrite(store, out))
+    if (Either.isLeft(r)) violations.push({ property: "Storage", detail: `replica ${node.id}: ${r.left.message}`, atMs: now })
   }
 
   const interpret = (node: Node, outputs: ReadonlyArray<Output>): void => {
@@ -243,10 +438,49 @@ export const runSimulation = (options: SimOptions): SimResult => {
           onDecide(node, out.cid, out.batch, out.proof)
           break
         case "Trace":
-          if (options.trace === true) trace.push({ seq: trace.length, timeMs: now, event: out.event as TraceEvent })
+          emitTrace(out.event as TraceEvent)
           break
-        case "ReplyAgain":
+        case "ReplyAgain": {
+          const block = blockAt(node, out.cid)
+          const index = block?.transactions.findIndex((tx) => txKey(tx) === txKey(out))
+          if (block !== undefined && index !== undefined && index >= 0)
+            sendReply(node, {
+              _tag: "Reply",
+              viewId: world.view.id,
+              client: out.client,
+              seq: out.seq,
+              height: out.cid,
+              index,
+              result: block.results[index]!
+            })
           break
+        }
+        case "WriteBlock":
+        case "WriteCertificate":
+        case "WriteRecord":
+          storage(node, out)
+          break
+        case "SyncRequest": {
+          const slow = plan.disks?.slowMs.get(node.id)
+          const delay = slow === undefined ? 1 : prng.int(1, slow)
+          heap.push({ atMs: now + delay, order: order++, kind: "syncDone", replica: node.id, seq: out.seq, epoch: node.epoch })
+          break
+        }
+        case "Reply":
+          sendReply(node, out)
+          break
+        case "ShareDecided": {
+          const shared = out.certificate === undefined ? { batch: out.batch, proof: out.proof } : { batch: out.batch, proof: out.proof, certificate: out.certificate }
+          for (const m of members) if (m.replica !== node.id) sendOut(m.replica, { _tag: "StateReply", decided: [shared] })
+          break
+        }
+        case "RewriteBlock": {
+          const store = node.store
+          if (store === undefined) break
+          const r = run(Effect.zipRight(store.truncateFrom(out.block.header.height), store.appendBlock(out.block)))
+          if (Either.isLeft(r)) violations.push({ property: "Storage", detail: `replica ${node.id}: ${r.left.message}`, atMs: now })
+          break
+        }
       }
     }
   }
@@ -272,6 +506,7 @@ export const runSimulation = (options: SimOptions): SimResult => {
   }
 
   const feed = (node: Node, inputs: ReadonlyArray<Input>): void => {
+    if (!node.up) return
     const { accepted, rejected: dropped } = node.verifier.verify(inputs)
     countRejected(rejected, dropped)
     for (const input of accepted) {
@@ -287,6 +522,115 @@ export const runSimulation = (options: SimOptions): SimResult => {
     }
   }
 
+  // ---- Clients -------------------------------------------------------------------------------
+
+  const onReply = (from: ReplicaId, reply: ReplyOutput): void => {
+    const c = clientTxs.get(txKey(reply))
+    if (c === undefined || c.accepted !== undefined) return
+    const value = `${reply.height}:${toHex(reply.result)}`
+    c.replies.set(from, value)
+    let matching = 0
+    for (const v of c.replies.values()) if (v === value) matching++
+    if (matching < repliesNeeded) return
+    c.accepted = { height: reply.height, resultHex: toHex(reply.result) }
+    emitTrace({ action: "AcceptReply", replica: from, client: toHex(reply.client), txSeq: reply.seq.toString(), height: Number(reply.height), replies: matching })
+  }
+
+  const allAccepted = (): boolean => persistence === undefined || [...clientTxs.values()].every((c) => c.accepted !== undefined)
+
+  // ---- Crashes and restarts ------------------------------------------------------------------
+
+  const crash = (node: Node): void => {
+    node.up = false
+    node.epoch++
+    const store = node.store
+    if (store !== undefined) {
+      const r = run(store.crash())
+      if (Either.isLeft(r)) violations.push({ property: "Storage", detail: `replica ${node.id}: ${r.left.message}`, atMs: now })
+    }
+  }
+
+  /** Each accepted result is still in the synced storage of at least one correct replica. */
+  const checkDurable = (): void => {
+    for (const [key, c] of clientTxs) {
+      if (c.accepted === undefined) continue
+      const { height, resultHex } = c.accepted
+      const kept = correct.some((node) => {
+        if (node.store === undefined) return false
+        const read = run(node.store.readBlock(height))
+        if (Either.isLeft(read)) return false
+        const i = read.right.transactions.findIndex((tx) => txKey(tx) === key)
+        return i >= 0 && toHex(read.right.results[i]!) === resultHex
+      })
+      if (!kept) {
+        lostReplies++
+        violations.push({ property: "DurableReplies", detail: `the accepted result of ${key.slice(0, 16)} at height ${height} survived in no correct replica's storage`, atMs: now })
+      }
+    }
+  }
+
+  const onCrash = (c: CrashPlan): void => {
+    const targets = (c.replicas === "all" ? correct : c.replicas.map((r) => nodes[r]!)).filter((x) => x.up && x.byzantine === undefined)
+    if (targets.length === 0) return
+    if (c.replicas === "all") {
+      crashAlls++
+      emitTrace(crashAllTrace(targets.map((x) => x.state)))
+    } else for (const x of targets) emitTrace(crashTrace(x.state))
+    for (const x of targets) crash(x)
+    if (c.replicas === "all") {
+      checkDurable()
+      // Memory mode keeps nothing of ordering across a crash: decisions above what any replica
+      // synced are gone for everyone and may be decided again differently (its lost transactions).
+      if (mode === "memory") {
+        let durable = 0n
+        for (const x of targets) durable = x.state.persistence !== undefined && x.state.persistence.dur > durable ? x.state.persistence.dur : durable
+        for (const cid of [...decidedHash.keys()]) if (cid > durable) decidedHash.delete(cid)
+      }
+    }
+    for (const x of targets)
+      heap.push({ atMs: now + c.downMs, order: order++, kind: "restart", replica: x.id, wipe: c.wipe === true, corrupt: c.corrupt === true })
+  }
+
+  const onRestart = (node: Node, wipe: boolean, corrupt: boolean): void => {
+    if (wipe) node.store = newStore()
+    const store = node.store
+    if (store === undefined) return
+    if (corrupt) {
+      const head = run(store.head())
+      if (Either.isRight(head) && Option.isSome(head.right) && head.right.value.height > 1n)
+        Effect.runSync(store.corrupt(BigInt(prng.int(1, Number(head.right.value.height))), "block"))
+    }
+    const durable = run(loadDurable(store))
+    if (Either.isLeft(durable)) {
+      violations.push({ property: "Storage", detail: `replica ${node.id} cannot read its storage: ${durable.left.message}`, atMs: now })
+      return
+    }
+    const result = restart(node.config, durable.right, now)
+    if (result.truncateFrom !== undefined) run(store.truncateFrom(result.truncateFrom))
+    node.state = result.state
+    const kept = durable.right.blocks.slice(0, Number(result.state.persistence?.dur ?? 0n))
+    node.log = kept.map((b) => ({ batch: b.transactions, proof: b.decision, hashHex: toHex(b.decision.batchHash) }))
+    node.decidedKeys = new Set(kept.flatMap((b) => b.transactions.map(txKey)))
+    for (const b of kept) {
+      const first = decidedHash.get(b.header.height)
+      if (first === undefined) decidedHash.set(b.header.height, toHex(b.decision.batchHash))
+      else if (first !== toHex(b.decision.batchHash))
+        violations.push({ property: "Agreement", detail: `replica ${node.id} restarted with block ${b.header.height} of another batch`, atMs: now })
+    }
+    node.up = true
+    interpret(node, result.outputs)
+  }
+
+  const onSyncDone = (node: Node, seq: number, epoch: number): void => {
+    if (!node.up || node.epoch !== epoch || node.store === undefined) return
+    const r = run(node.store.sync())
+    if (Either.isLeft(r)) {
+      heap.push({ atMs: now + syncRetryMs, order: order++, kind: "syncDone", replica: node.id, seq, epoch })
+      return
+    }
+    feed(node, [{ _tag: "Synced", seq }])
+  }
+
   const allDecided = (): boolean => correct.every((node) => [...submitted.keys()].every((k) => node.state.decidedTx.has(k)))
 
   let ended = false
@@ -297,12 +641,12 @@ export const runSimulation = (options: SimOptions): SimResult => {
       now = ev.atMs
       if (ev.kind === "tick") {
         const node = nodes[ev.replica]!
-        if (node.byzantine?.behaviour !== "silent" && !isolated(node.id, now)) {
+        if (node.byzantine?.behaviour !== "silent" && !isolated(node.id, now) && node.up) {
           feed(node, [{ _tag: "Tick", nowMs: now }])
           if (node.byzantine !== undefined) for (const [to, p] of node.byzantine.onTick(node.state)) send(node.id, to, p)
         }
         heap.push({ atMs: now + tickMs, order: order++, kind: "tick", replica: ev.replica })
-        if (now >= plan.healMs && ev.replica === 0 && now % 200 < tickMs && allDecided()) {
+        if (now >= plan.healMs && ev.replica === 0 && now % 200 < tickMs && allDecided() && allAccepted()) {
           ended = true
           break
         }
@@ -313,15 +657,34 @@ export const runSimulation = (options: SimOptions): SimResult => {
           if (now < plan.healMs && prng.chance(plan.lossRate)) continue
           feed(node, [{ _tag: "Transaction", tx: ev.tx }])
         }
+      } else if (ev.kind === "retry") {
+        if (clientTxs.get(txKey(ev.tx))?.accepted === undefined) {
+          heap.push({ atMs: now, order: order++, kind: "submit", tx: ev.tx, to: [...Array(n).keys()] })
+          heap.push({ atMs: now + clientRetryMs, order: order++, kind: "retry", tx: ev.tx })
+        }
+      } else if (ev.kind === "reply") onReply(ev.from, ev.reply)
+      else if (ev.kind === "syncDone") onSyncDone(nodes[ev.replica]!, ev.seq, ev.epoch)
+      else if (ev.kind === "crash") onCrash(ev.plan)
+      else if (ev.kind === "restart") onRestart(nodes[ev.replica]!, ev.wipe, ev.corrupt)
+      else if (ev.kind === "diskFail") {
+        const store = nodes[ev.replica]!.store
+        if (store !== undefined) Effect.runSync(store.failSyncs(ev.count))
       } else {
         const node = nodes[ev.to]!
-        if (node.byzantine?.behaviour === "silent") continue
+        if (node.byzantine?.behaviour === "silent" || !node.up) continue
         node.byzantine?.observe(ev.from, ev.payload)
         deliver(node, ev.from, ev.payload)
       }
     }
   } catch {
     // The assertion is recorded as a violation; the run stops there.
+  }
+
+  function certificateOf(node: Node, height: bigint): Certificate | undefined {
+    const known = node.state.persistence?.certificates.get(heightKey(height))
+    if (known !== undefined || node.store === undefined) return known
+    const read = run(node.store.readCertificate(height))
+    return Either.isRight(read) ? read.right : undefined
   }
 
   function deliver(node: Node, from: ReplicaId, payload: Payload): void {
@@ -335,7 +698,10 @@ export const runSimulation = (options: SimOptions): SimResult => {
       case "StateRequest": {
         const start = Number(payload.fromCid) - 1
         if (start < 0 || start >= node.log.length) return
-        const decided = node.log.slice(start, start + coreLimits.stateTransferCidsMax).map((d) => ({ batch: d.batch, proof: d.proof }))
+        const decided = node.log.slice(start, start + coreLimits.stateTransferCidsMax).map((d) => {
+          const certificate = mode === "strong" ? certificateOf(node, d.proof.cid) : undefined
+          return certificate === undefined ? { batch: d.batch, proof: d.proof } : { batch: d.batch, proof: d.proof, certificate }
+        })
         const reply: Payload = { _tag: "StateReply", decided }
         if (node.byzantine === undefined) send(node.id, from, reply)
         else for (const p of node.byzantine.transform(from, reply, node.state)) send(node.id, from, p)
@@ -344,19 +710,71 @@ export const runSimulation = (options: SimOptions): SimResult => {
       case "StateReply":
         feed(
           node,
-          payload.decided.map((d): Input => ({ _tag: "Decided", batch: d.batch, proof: d.proof }))
+          payload.decided.map((d): Input =>
+            d.certificate === undefined ? { _tag: "Decided", batch: d.batch, proof: d.proof } : { _tag: "Decided", batch: d.batch, proof: d.proof, certificate: d.certificate }
+          )
         )
         return
     }
   }
 
-  if (violations.length === 0 && checkLiveness && !ended && !allDecided()) {
+  if (violations.length === 0 && checkLiveness && !ended && !(allDecided() && allAccepted())) {
     const missing = correct.map((node) => `${node.id}:${[...submitted.keys()].filter((k) => !node.state.decidedTx.has(k)).length}`).join(" ")
+    const unaccepted = [...clientTxs.values()].filter((c) => c.accepted === undefined).length
     violations.push({
       property: "Liveness",
-      detail: `not every transaction decided ${livenessBoundMs}ms after the faults healed (missing per replica ${missing}; regencies ${correct.map((x) => `${x.id}:${x.state.regency}/${x.state.nextRegency}${x.state.synced ? "" : "u"}@${x.state.instance.cid}`).join(" ")})`,
+      detail: `not every transaction decided and accepted ${livenessBoundMs}ms after the faults healed (missing per replica ${missing}; ${persistence === undefined ? 0 : unaccepted} not accepted; regencies ${correct.map((x) => `${x.id}:${x.state.regency}/${x.state.nextRegency}${x.state.synced ? "" : "u"}@${x.state.instance.cid}${x.state.persistence === undefined ? "" : ` h${x.state.persistence.height}w${x.state.persistence.wrote}d${x.state.persistence.dur}c${x.state.persistence.certH}`}`).join(" ")})`,
       atMs: now
     })
+  }
+  if (violations.length === 0 && persistence !== undefined) checkChains()
+
+  /** The end-of-run checks over every correct replica's chain. */
+  function checkChains(): void {
+    const byHeight = new Map<bigint, { readonly state: string; readonly head: string; readonly replica: ReplicaId }>()
+    for (const node of correct) {
+      const p = node.state.persistence
+      const store = node.store
+      if (p === undefined || store === undefined) continue
+      const blocks: Array<Block> = []
+      const head = run(store.head())
+      const top = Either.isRight(head) && Option.isSome(head.right) ? head.right.value.height : 0n
+      for (let from = 1n; from <= top; from += BigInt(readRangeBlocksMax)) {
+        const to = from + BigInt(readRangeBlocksMax) - 1n < top ? from + BigInt(readRangeBlocksMax) - 1n : top
+        const read = run(store.readRange(from, to))
+        if (Either.isLeft(read)) {
+          violations.push({ property: "ChainVerify", detail: `replica ${node.id}: ${read.left.message}`, atMs: now })
+          return
+        }
+        blocks.push(...read.right)
+      }
+      const verified = verifyChain(nodeCrypto, genesis, blocks)
+      if (Either.isLeft(verified)) violations.push({ property: "ChainVerify", detail: `replica ${node.id}: ${verified.left.message}`, atMs: now })
+      const all = [...blocks, ...p.unwritten.map((d) => ({ transactions: d.batch, results: d.results }))]
+      const history = new CoinHistoryChecker()
+      all.forEach((b, i) => {
+        for (const v of history.observe(b.transactions, b.results))
+          violations.push({ property: "CoinInvariant", detail: `replica ${node.id} block ${i + 1}: ${v.invariant}: ${v.detail}`, atMs: now })
+      })
+      for (const v of coinInvariants(p.machine.state as CoinState, history.minted))
+        violations.push({ property: "CoinInvariant", detail: `replica ${node.id}: ${v.invariant}: ${v.detail}`, atMs: now })
+      // Equal states at equal heights; and equal header hashes at equal written heights (strong mode
+      // needs them for certificates; the other modes choose the same canonical proof too).
+      const mine = { state: toHex(p.machine.stateHash()), head: `${p.wrote}:${toHex(p.headHash)}`, replica: node.id }
+      const other = byHeight.get(p.height)
+      if (other === undefined) byHeight.set(p.height, mine)
+      else if (other.state !== mine.state || (mode === "strong" && other.head !== mine.head))
+        violations.push({ property: "StateAgreement", detail: `replicas ${other.replica} and ${node.id} differ at height ${p.height} (${other.state !== mine.state ? "state" : ""}${other.head !== mine.head ? " header hash" : ""})`, atMs: now })
+      for (const [key, c] of clientTxs) {
+        if (c.accepted === undefined || c.accepted.height > p.height) continue
+        const block = all[Number(c.accepted.height) - 1]
+        const i = block === undefined ? -1 : block.transactions.findIndex((tx) => txKey(tx) === key)
+        if (block === undefined || i < 0 || toHex(block.results[i]!) !== c.accepted.resultHex) {
+          lostReplies++
+          violations.push({ property: "DurableReplies", detail: `replica ${node.id} lacks the accepted result of ${key.slice(0, 16)} at height ${c.accepted.height}`, atMs: now })
+        }
+      }
+    }
   }
 
   return {
@@ -369,7 +787,12 @@ export const runSimulation = (options: SimOptions): SimResult => {
     steps,
     regencyMax: Math.max(0, ...correct.map((x) => Number(x.state.regency))),
     rejected,
-    trace
+    trace,
+    mode,
+    accepted: [...clientTxs.values()].filter((c) => c.accepted !== undefined).length,
+    lostReplies,
+    chainHeight: Math.max(0, ...correct.map((x) => Number(x.state.persistence?.height ?? 0n))),
+    crashAlls
   }
 }
 

@@ -1,23 +1,28 @@
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Option, Schema } from "effect"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import {
   checkModelFiles,
   checkSpecs,
+  combineManifests,
   decodeManifest,
   formatTable,
   judge,
+  loadManifests,
   main,
   Manifest,
+  manifestFolders,
   type ModelReport,
   repositoryRoot,
   runModel,
   selectModels,
   skippedLine,
-  tlcArguments
+  tlcArguments,
+  writeLastRun
 } from "../../scripts/spec-check.ts"
 import { readSanyOutput, readTlcOutput, splitNames, toolsFromEnv, type TlcOutcome } from "../../scripts/tla.ts"
 
@@ -232,6 +237,16 @@ describe("manifest: spec/models.json is decoded into typed entries, and bad entr
     expect(simulate.join(" ")).toContain("-simulate num=100 -depth 20")
   })
 
+  it("a seed in the entry becomes TLC's -seed (a reproducible random run); without one TLC picks its own", () => {
+    const pass = cases.find((c) => c.name === "pass")!
+    expect(tlcArguments(pass, "/tmp/meta")).not.toContain("-seed")
+    const seeded = Either.getOrThrow(decodeManifest(JSON.stringify([{ ...pass, seed: -42 }]), "models.json"))[0]!
+    const args = tlcArguments(seeded, "/tmp/meta")
+    expect(args.slice(args.indexOf("-seed"), args.indexOf("-seed") + 2)).toEqual(["-seed", "-42"])
+    expect(args[args.length - 1]).toBe("Counter")
+    expect(Either.isLeft(decodeManifest(JSON.stringify([{ ...pass, seed: 1.5 }]), "models.json"))).toBe(true)
+  })
+
   it("the results table has a header and one row per model", () => {
     const report: ModelReport = {
       name: "MCX",
@@ -249,6 +264,125 @@ describe("manifest: spec/models.json is decoded into typed entries, and bad entr
     const lines = formatTable([report]).split("\n")
     expect(lines[0]).toMatch(/^model\s+\| expected \| outcome\s+\| distinct states \| depth \| time$/)
     expect(lines[2]).toMatch(/^FAIL MCX \| pass\s+\| deadlock \| 1,234\s+\| 7\s+\| 1.5s$/)
+  })
+})
+
+/*
+ * A scratch repository with both manifests: spec/models.json and proofs/models.json, each listing
+ * the tiny Counter module copied into its folder.
+ */
+const scratchEntry = (name: string, dir: string, config = "Pass.cfg", expect: unknown = "pass") => ({
+  name,
+  dir,
+  module: "Counter",
+  config,
+  expect,
+  checkDeadlock: false
+})
+const scratchRoots: Array<string> = []
+afterAll(() => {
+  for (const root of scratchRoots) fs.rmSync(root, { recursive: true, force: true })
+})
+const makeScratchRoot = (manifests: { spec?: unknown; proofs?: unknown }): string => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "smartchain-spec-check-test-"))
+  scratchRoots.push(root)
+  for (const folder of ["spec", "proofs"] as const) {
+    fs.mkdirSync(path.join(root, folder))
+    for (const file of ["Counter.tla", "Pass.cfg", "Invariant.cfg"]) {
+      fs.copyFileSync(path.join(fixtures, "tiny", file), path.join(root, folder, file))
+    }
+    const manifest = manifests[folder]
+    if (manifest !== undefined) fs.writeFileSync(path.join(root, folder, "models.json"), JSON.stringify(manifest))
+  }
+  return root
+}
+const loadScratch = (root: string) => Effect.runSync(Effect.either(loadManifests(root)))
+
+describe("two manifests: spec/models.json and proofs/models.json are read, checked and selected from together", () => {
+  const specModels = [scratchEntry("SpecA", "spec"), scratchEntry("SpecB", "spec", "Invariant.cfg", { violates: "Small" })]
+  const proofModels = [scratchEntry("ProofA", "proofs")]
+
+  it("the harness knows both manifest folders, and the skip line names both manifests", () => {
+    expect(manifestFolders).toEqual(["spec", "proofs"])
+    expect(skippedLine).toContain("spec/models.json and proofs/models.json")
+  })
+
+  it("both manifests are loaded, spec's models first, and a name selects from either", () => {
+    const root = makeScratchRoot({ spec: specModels, proofs: proofModels })
+    const loaded = Either.getOrThrow(loadScratch(root))
+    expect(loaded.map((m) => [m.folder, m.entries.map((e) => e.name)])).toEqual([
+      ["spec", ["SpecA", "SpecB"]],
+      ["proofs", ["ProofA"]]
+    ])
+    const all = Either.getOrThrow(combineManifests(loaded))
+    expect(all.map((e) => e.name)).toEqual(["SpecA", "SpecB", "ProofA"])
+    expect(Either.getOrThrow(selectModels(all, ["ProofA", "SpecB"])).map((e) => e.name)).toEqual(["SpecB", "ProofA"])
+    const unknown = selectModels(all, ["Nope"])
+    expect(Either.isLeft(unknown) && unknown.left.reason).toContain("known models: SpecA, SpecB, ProofA")
+  })
+
+  it("a name listed in both manifests is a ManifestError naming the other file", () => {
+    const root = makeScratchRoot({ spec: specModels, proofs: [scratchEntry("SpecA", "proofs")] })
+    const loaded = loadScratch(root)
+    expect(Either.isLeft(loaded)).toBe(true)
+    if (Either.isLeft(loaded)) {
+      expect(loaded.left._tag).toBe("ManifestError")
+      expect(loaded.left.file).toBe(path.join(root, "proofs", "models.json"))
+      expect(loaded.left.reason).toBe(`model SpecA is also listed in ${path.join(root, "spec", "models.json")}`)
+    }
+  })
+
+  it("an entry of proofs/models.json whose dir is another folder is a ManifestError", () => {
+    const root = makeScratchRoot({ spec: specModels, proofs: [scratchEntry("ProofA", "spec")] })
+    const loaded = loadScratch(root)
+    expect(Either.isLeft(loaded) && loaded.left.reason).toContain('has dir "spec", outside this manifest\'s folder proofs/')
+    const nested = makeScratchRoot({ spec: specModels, proofs: [scratchEntry("ProofA", "proofs/sub")] })
+    expect(Either.isRight(loadScratch(nested))).toBe(true)
+  })
+
+  it("a missing proofs/models.json is a ManifestError, not an empty list", () => {
+    const root = makeScratchRoot({ spec: specModels })
+    const loaded = loadScratch(root)
+    expect(Either.isLeft(loaded) && loaded.left.reason).toContain("cannot read")
+    expect(Either.isLeft(loaded) && loaded.left.file).toBe(path.join(root, "proofs", "models.json"))
+  })
+
+  it("each manifest's results go to the last-run.json beside it, keeping rows of models not run this time", () => {
+    const root = makeScratchRoot({ spec: specModels, proofs: proofModels })
+    const loaded = Either.getOrThrow(loadScratch(root))
+    const row = (name: string, outcome: string): ModelReport => ({
+      name,
+      module: "Counter",
+      mode: "bfs",
+      expected: "pass",
+      outcome,
+      ok: true,
+      reason: "",
+      statistics: { statesGenerated: 6, distinctStates: 6, depth: 6, traces: undefined },
+      seconds: 1,
+      tlcVersion: undefined,
+      ranAt: "2026-01-01T00:00:00.000Z"
+    })
+    const write = (models: ReadonlyArray<ModelReport>) =>
+      Effect.runSync(Effect.forEach(loaded, (m) => writeLastRun(root, m, { parse: [], models, ok: true })))
+    const read = (folder: string) =>
+      (JSON.parse(fs.readFileSync(path.join(root, folder, "last-run.json"), "utf8")) as { models: ReadonlyArray<ModelReport> }).models.map(
+        (m) => `${m.name}:${m.outcome}`
+      )
+    write([row("SpecA", "first"), row("ProofA", "first")])
+    expect(read("spec")).toEqual(["SpecA:first"])
+    expect(read("proofs")).toEqual(["ProofA:first"])
+    write([row("ProofA", "second"), row("SpecB", "second")])
+    expect(read("spec")).toEqual(["SpecA:first", "SpecB:second"])
+    expect(read("proofs")).toEqual(["ProofA:second"])
+  })
+
+  it("the repository's proofs/models.json decodes, stays in proofs/, names existing files, and shares no name with spec/models.json", () => {
+    const loaded = Effect.runSync(Effect.either(loadManifests(repositoryRoot)))
+    expect(Either.isRight(loaded) ? "ok" : loaded.left.message).toBe("ok")
+    const proofs = Either.getOrThrow(loaded).find((m) => m.folder === "proofs")!
+    expect(proofs.entries.length).toBeGreaterThan(0)
+    expect(Either.isRight(checkModelFiles(proofs.entries, proofs.file, repositoryRoot))).toBe(true)
   })
 })
 
@@ -322,12 +456,36 @@ describe.skipIf(liveTools === undefined)("live tools (TLA2TOOLS_JAR is set): TLC
   )
 })
 
+describe.skipIf(liveTools === undefined)("live tools: checkSpecs runs the models named from both manifests", () => {
+  it.effect(
+    "naming one spec model and one proofs model runs exactly those two, each judged by its own entry",
+    () =>
+      Effect.gen(function* () {
+        const root = makeScratchRoot({
+          spec: [scratchEntry("SpecA", "spec"), scratchEntry("SpecB", "spec", "Invariant.cfg", { violates: "Small" })],
+          proofs: [scratchEntry("ProofA", "proofs", "Invariant.cfg", "pass")]
+        })
+        const summary = yield* checkSpecs({ tools: liveTools!, root, only: ["ProofA", "SpecB"], log: () => {}, writeResults: true })
+        expect(summary.models.map((m) => [m.name, m.ok, m.outcome])).toEqual([
+          ["SpecB", true, "violates Small"],
+          ["ProofA", false, "violates Small"]
+        ])
+        expect(summary.ok).toBe(false)
+        expect(fs.existsSync(path.join(root, "proofs", "last-run.json"))).toBe(true)
+      }),
+    120_000
+  )
+})
+
 describe.skipIf(liveTools === undefined)(
-  "spec:check on the repository (TLA2TOOLS_JAR is set): SANY parses spec/, proofs/, conformance/ and every model of spec/models.json ends as expected",
+  "spec:check on the repository (TLA2TOOLS_JAR is set): SANY parses spec/, proofs/, conformance/ and every model of spec/models.json and proofs/models.json ends as expected",
   () => {
-    const manifest = JSON.parse(fs.readFileSync(path.join(repositoryRoot, "spec", "models.json"), "utf8")) as ReadonlyArray<{
-      timeoutMinutes?: number
-    }>
+    const manifest = manifestFolders.flatMap(
+      (folder) =>
+        JSON.parse(fs.readFileSync(path.join(repositoryRoot, folder, "models.json"), "utf8")) as ReadonlyArray<{
+          timeoutMinutes?: number
+        }>
+    )
     const budget = manifest.reduce((total, m) => total + (m.timeoutMinutes ?? 10), 5) * 60_000
     it.effect(
       "no parse errors, and every model as expected",

@@ -1,0 +1,166 @@
+/**
+ * Restart (spec/Persistence.tla): a replica comes back from what its storage kept. It replays the
+ * synced blocks from genesis through the application, checking each one against the block it
+ * rebuilds from the stored batch and decision proof (same header hash), and stops at the first
+ * that does not match: the host cuts its storage there and the blocks come back from peers by
+ * state transfer, verified by their decision proofs. Checksums in the store catch torn and
+ * corrupt records before that (src/services/blockstore-core.ts).
+ *
+ * In weak and strong mode the consensus record brings back the regency (a replica restarted in a
+ * regency above 0 waits for that regency's SYNC again, as `active` in the spec), the vote of the
+ * open instance, and the decided instances whose blocks were not written yet. Then the replica
+ * asks its peers for what it missed (RequestState) before anything else.
+ *
+ * Pure: `restart(config, durable, nowMs)` returns the state and the outputs of that first step.
+ */
+import { toHex } from "../chain/bytes.ts"
+import { headerHash } from "../chain/hash.ts"
+import type { Block, Certificate } from "../chain/types.ts"
+import { assert } from "../core/assert.ts"
+import { adopt, canAdopt } from "../core/catch-up.ts"
+import type { ReplicaConfig } from "../core/config.ts"
+import { leaderOf } from "../core/config.ts"
+import { Emitter } from "../core/emitter.ts"
+import type { ReplicaState } from "../core/state.ts"
+import { initialState, newInstance, regencyKey, txKey } from "../core/state.ts"
+import type { StepResult } from "../core/step.ts"
+import { settle } from "../core/step.ts"
+import { executeBatch, finalizeBlock } from "./block.ts"
+import type { ConsensusRecord } from "./consensus-record.ts"
+import type { DecidedBlock, PersistenceState } from "./state.ts"
+import { heightKey, releasableHeight } from "./state.ts"
+
+export const restartEvent = "Restart" as const
+
+/** What storage kept. */
+export interface DurableContent {
+  /** Blocks from height 1 up, as read from storage. */
+  readonly blocks: ReadonlyArray<Block>
+  /** Certificate records that could be read. */
+  readonly certificates: ReadonlyArray<Certificate>
+  /** The newest readable consensus record (weak and strong mode). */
+  readonly record: ConsensusRecord | undefined
+  /** Where the storage's tail was cut as torn or corrupt before restarting, if it was. */
+  readonly cutFrom?: bigint
+}
+
+export interface RestartResult extends StepResult {
+  /** The first stored block that does not match the block rebuilt from its contents: cut storage from here. */
+  readonly truncateFrom: bigint | undefined
+}
+
+/** Rebuilds the replica from its durable content; `nowMs` is the time it comes back. */
+export const restart = (config: ReplicaConfig, durable: DurableContent, nowMs: number): RestartResult => {
+  const state = initialState(config)
+  state.nowMs = nowMs
+  state.lastRetransmitMs = nowMs
+  const p = state.persistence
+  const pc = config.persistence
+  assert(p !== undefined && pc !== undefined, "restart needs a persistence configuration")
+  const fx = new Emitter(config)
+
+  let truncateFrom: bigint | undefined
+  let last: { readonly decided: DecidedBlock; readonly prevHash: Uint8Array; readonly lastCheckpointHeight: bigint } | undefined
+  for (const stored of durable.blocks) {
+    const h = p.height + 1n
+    if (stored.header.height !== h || stored.decision.cid !== h) {
+      truncateFrom = h
+      break
+    }
+    const { decided, machine } = executeBatch(p.machine, config.limits.checkpointInterval, stored.transactions, stored.decision, new Map(), nowMs)
+    const built = finalizeBlock(decided, {
+      crypto: config.crypto,
+      viewId: config.view.id,
+      viewHash: pc.viewHash,
+      prevHash: p.headHash,
+      lastCheckpointHeight: p.lastCheckpointHeight,
+      lastReconfigHeight: 0n,
+      proof: stored.decision
+    })
+    if (built.hashHex !== toHex(headerHash(config.crypto, stored.header))) {
+      truncateFrom = h
+      break
+    }
+    last = { decided, prevHash: p.headHash, lastCheckpointHeight: p.lastCheckpointHeight }
+    replayed(state, p, stored, built.hash, built.hashHex, machine)
+    if (stored.prevCertificate._tag === "Some") p.certificates.set(heightKey(h - 1n), stored.prevCertificate.value)
+  }
+  for (const c of durable.certificates) if (c.height <= p.height) p.certificates.set(heightKey(c.height), c)
+  if (p.mode === "strong") {
+    while (p.certificates.has(heightKey(p.certH + 1n))) p.certH++
+    p.certWrote = p.certH
+    p.commitH = p.certH
+    if (last !== undefined && p.certH < p.wrote)
+      p.head = { ...last, signers: last.decided.proof.accepts.map((a) => a.replica).join(",") }
+  }
+  p.releasedH = releasableHeight(p)
+
+  const record = p.mode === "memory" ? undefined : durable.record
+  let recovered = 0
+  if (record !== undefined) {
+    p.recordVersion = Number(record.version)
+    p.recordDurable = p.recordVersion
+    if (record.regency > 0n) {
+      state.regency = record.regency
+      state.nextRegency = record.regency
+      state.synced = false
+      state.regencySinceMs = nowMs
+    }
+    for (const d of record.decided) {
+      if (!canAdopt(state, d.proof)) continue
+      adopt(state, fx, d.batch, d.proof, "record")
+      recovered++
+    }
+    if (record.accepted._tag === "Some" && record.openCid === state.instance.cid) restoreVote(state, record.accepted.value)
+  }
+  fx.trace(restartEvent, {
+    height: Number(p.dur),
+    regency: Number(state.regency),
+    certHeight: Number(p.certH),
+    accepted: state.instance.accepted === undefined ? -1 : Number(state.instance.accepted.regency),
+    recovered,
+    cutFrom: Number(durable.cutFrom ?? truncateFrom ?? 0n)
+  })
+  fx.emit({ _tag: "RequestState", fromCid: state.instance.cid })
+  state.stateRequestedAtMs = nowMs
+  settle(state, fx)
+  return { state, outputs: fx.outputs, truncateFrom }
+}
+
+/** Takes a stored block as decided, built, written and synced. */
+const replayed = (
+  state: ReplicaState,
+  p: PersistenceState,
+  block: Block,
+  hash: Uint8Array,
+  hashHex: string,
+  machine: PersistenceState["machine"]
+): void => {
+  const h = block.header.height
+  for (const tx of block.transactions) state.decidedTx.set(txKey(tx), h)
+  state.lastDecidedCid = h
+  state.lastDecidedProof = block.decision
+  state.lastDecidedBatch = block.transactions
+  state.instance = newInstance(h + 1n)
+  p.machine = machine
+  p.height = h
+  p.wrote = h
+  p.dur = h
+  p.headHash = hash
+  p.lastCheckpointHeight = block.header.lastCheckpointHeight
+  p.headers.set(heightKey(h), { header: block.header, hash, hashHex })
+}
+
+/** Restores the vote of the open instance: the value accepted, as written and (for its leader) proposed. */
+const restoreVote = (state: ReplicaState, accepted: NonNullable<ReplicaState["instance"]["accepted"]>): void => {
+  if (accepted.regency > state.regency) return
+  const r = regencyKey(accepted.regency)
+  const hashHex = toHex(accepted.batchHash)
+  const instance = state.instance
+  instance.proposals.set(r, { batch: accepted.batch, hash: accepted.batchHash, hashHex })
+  instance.wroteIn.set(r, hashHex)
+  instance.writeSet = [{ regency: accepted.regency, batchHash: accepted.batchHash }]
+  instance.acceptedIn.add(r)
+  instance.accepted = accepted
+  if (accepted.regency === state.regency && leaderOf(state.config, accepted.regency) === state.config.self) instance.proposedIn.add(r)
+}

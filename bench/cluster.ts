@@ -23,6 +23,7 @@
 import { Command } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Either, Fiber, Schema } from "effect"
+import type { Scope } from "effect"
 import { execFileSync } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import * as nodeCryptoModule from "node:crypto"
@@ -31,12 +32,14 @@ import { readFileSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
+import { makeHttpBatchHub } from "../src/api/http-batch-transport.ts"
 import { makeHttpClientTransport } from "../src/api/http-client-transport.ts"
 import type { Outpoint } from "../src/app/coin.ts"
 import { decodeCoinResult, mintOp, spendOp } from "../src/app/coin.ts"
 import type { PersistenceMode } from "../src/chain/types.ts"
 import { makeClient } from "../src/client/client.ts"
 import type { ClientKey } from "../src/client/client.ts"
+import type { ClientTransport } from "../src/client/transport.ts"
 import { connect } from "../src/cli/coin.ts"
 import type { CoinNetwork } from "../src/cli/coin.ts"
 import { httpPortOf, prepareCluster, spawnNodes, waitForHttp } from "../src/cli/cluster.ts"
@@ -70,7 +73,18 @@ export interface BenchOptions {
   readonly warmupS: number
   readonly out: string
   readonly basePort: number
+  /**
+   * How clients reach the replicas: "batch", one POST /txs per member per turn of this process's
+   * event loop with the replies streamed back (src/api/http-batch-transport.ts); or "tx", one
+   * POST /tx and one long-polling GET /tx per transaction and member (src/api/http-client-transport.ts).
+   */
+  readonly api: BenchApi
+  /** With the batch API, ask for certified replies (strong mode) instead of plain ones. */
+  readonly proofs: boolean
 }
+
+export const benchApis = ["batch", "tx"] as const
+export type BenchApi = (typeof benchApis)[number]
 
 export interface BenchRawOptions {
   readonly modes: string
@@ -79,6 +93,8 @@ export interface BenchRawOptions {
   readonly warmup: number
   readonly out: string
   readonly basePort: number
+  readonly api: string
+  readonly proofs: boolean
 }
 
 /** Checks the command's options; every error names the option. */
@@ -107,7 +123,10 @@ export const parseBenchOptions = (raw: BenchRawOptions): Either.Either<BenchOpti
   if (!Number.isInteger(raw.basePort) || raw.basePort < 1024 || raw.basePort + 2 * benchReplicas > 65535)
     return bad(`--base-port must leave room for ${2 * benchReplicas} ports from 1024 to 65535, got ${raw.basePort}`)
   if (raw.out.trim() === "") return bad(`--out must name a directory`)
-  return Either.right({ modes, loads: sorted, durationS: raw.duration, warmupS: raw.warmup, out: raw.out, basePort: raw.basePort })
+  const api = benchApis.find((a) => a === raw.api)
+  if (api === undefined) return bad(`--api: unknown "${raw.api}"; use ${benchApis.join(" or ")}`)
+  if (raw.proofs && api !== "batch") return bad(`--proofs needs --api batch (the tx API's answers carry proofs anyway)`)
+  return Either.right({ modes, loads: sorted, durationS: raw.duration, warmupS: raw.warmup, out: raw.out, basePort: raw.basePort, api, proofs: raw.proofs })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -196,6 +215,8 @@ export interface LevelResult {
   /** Transactions the coin refused (none expected), and submissions that timed out and were resent. */
   readonly failed: number
   readonly timeouts: number
+  /** Blocks replica 0 executed in the window (so transactions per block), when its status answered. */
+  readonly blocks: number
 }
 
 interface Tally {
@@ -218,17 +239,26 @@ const newKey = (): ClientKey => {
   return { secret, publicKey: nodeCrypto.publicKeyFromSecret(secret) }
 }
 
-const submitFor = (network: CoinNetwork, key: ClientKey) =>
+/** Makes one client's transport (in the client's scope). */
+type TransportMaker = Effect.Effect<ClientTransport, never, Scope.Scope>
+
+/** The clients' transports for one network: a shared batching hub (in the caller's scope), or one HTTP transport each. */
+const transportsFor = (network: CoinNetwork, o: BenchOptions): Effect.Effect<TransportMaker, never, Scope.Scope> =>
+  o.api === "batch"
+    ? Effect.map(makeHttpBatchHub({ urls: network.urls, viewId: network.view.id, proofs: o.proofs }), (hub) => hub.transport)
+    : Effect.succeed(makeHttpClientTransport({ urls: network.urls, viewId: network.view.id }))
+
+const submitFor = (network: CoinNetwork, transports: TransportMaker, key: ClientKey) =>
   Effect.gen(function* () {
-    const transport = yield* makeHttpClientTransport({ urls: network.urls, viewId: network.view.id })
+    const transport = yield* transports
     return yield* makeClient({ chainId: network.chainId, view: network.view, mode: network.mode, key, crypto: nodeCrypto, timeoutMs: 10_000, attempts: 1 }, transport)
   })
 
 /** `count` new keys, each given `clientFunds` coins by MINTs of the minter. */
-const fundClients = (network: CoinNetwork, minter: ClientKey, count: number) =>
+const fundClients = (network: CoinNetwork, transports: TransportMaker, minter: ClientKey, count: number) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const client = yield* submitFor(network, minter)
+      const client = yield* submitFor(network, transports, minter)
       const funded: Array<Funded> = []
       for (let start = 0; start < count; start += mintOutputsMax) {
         const keys = Array.from({ length: Math.min(mintOutputsMax, count - start) }, newKey)
@@ -246,10 +276,10 @@ const fundClients = (network: CoinNetwork, minter: ClientKey, count: number) =>
   ).pipe(Effect.mapError((e) => (e instanceof BenchError ? e : new BenchError({ reason: `funding clients: ${e.message}` }))))
 
 /** One closed-loop client: spend, wait for acceptance, repeat, until the tally says stop. */
-const runClient = (network: CoinNetwork, me: Funded, recipient: Uint8Array, tally: Tally) =>
+const runClient = (network: CoinNetwork, transports: TransportMaker, me: Funded, recipient: Uint8Array, tally: Tally) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const client = yield* submitFor(network, me.key)
+      const client = yield* submitFor(network, transports, me.key)
       let outpoint = me.outpoint
       let funds = clientFunds
       while (!tally.stopping && funds > 1n) {
@@ -295,6 +325,7 @@ const progressLine = (() => {
 
 const runLevel = (
   network: CoinNetwork,
+  transports: TransportMaker,
   minter: ClientKey,
   children: ReadonlyArray<ChildProcess>,
   load: number,
@@ -306,10 +337,10 @@ const runLevel = (
   Effect.gen(function* () {
     const label = `${network.mode} load ${load}`
     progressLine(`[${label}] funding ${load} clients`)
-    const funded = yield* fundClients(network, minter, load)
+    const funded = yield* fundClients(network, transports, minter, load)
     const tally: Tally = { measuring: false, stopping: false, accepted: 0, total: 0, failed: 0, timeouts: 0, latencies: [] }
     const fibers = yield* Effect.forEach(funded, (me, i) =>
-      Effect.fork(runClient(network, me, (funded[(i + 1) % funded.length] as Funded).key.publicKey, tally))
+      Effect.fork(runClient(network, transports, me, (funded[(i + 1) % funded.length] as Funded).key.publicKey, tally))
     )
     const watch = (phase: string, seconds: number, counter: () => number) =>
       Effect.gen(function* () {
@@ -324,6 +355,8 @@ const runLevel = (
       })
     const totalAtStart = tally.total
     yield* watch("warm-up", o.warmupS, () => tally.total - totalAtStart)
+    const heightOf = Effect.map(Effect.either(fetchStatus(network.urls.get(0) ?? "")), (s) => (Either.isRight(s) ? Number(s.right.height) : Number.NaN))
+    const h0 = yield* heightOf
     const cpu0 = cpuOf(children)
     const own0 = process.cpuUsage()
     const t0 = performance.now()
@@ -333,6 +366,7 @@ const runLevel = (
     const seconds = (performance.now() - t0) / 1000
     const replicaCpu = cpuOf(children) - cpu0
     const own = process.cpuUsage(own0)
+    const blocks = (yield* heightOf) - h0
     tally.stopping = true
     // Let each client finish its transaction in flight, so the next level starts from a quiet network.
     const joined = yield* Effect.timeoutOption(Fiber.joinAll(fibers), 15_000)
@@ -354,7 +388,8 @@ const runLevel = (
       clientCpuMsPerTx: perTx((own.user + own.system) / 1000),
       ofCeiling: throughput / ceiling,
       failed: tally.failed,
-      timeouts: tally.timeouts
+      timeouts: tally.timeouts,
+      blocks
     }
     progressLine(`[${label}] ${throughput.toFixed(0)} tx/s, p50 ${result.p50Ms.toFixed(1)} ms, p99 ${result.p99Ms.toFixed(1)} ms`, true)
     return result
@@ -403,8 +438,9 @@ const runMode = (mode: PersistenceMode, o: BenchOptions, ceiling: number, root: 
       const network = yield* Effect.mapError(connect(urls), (e) => new BenchError({ reason: e.message }))
       const minterFile = yield* Effect.mapError(readKeyFile(path.join(dir, "clients", "minter-0.key")), (e) => new BenchError({ reason: e.message }))
       const minter: ClientKey = { publicKey: minterFile.publicKey, secret: minterFile.secretKey }
+      const transports = yield* transportsFor(network, o)
       const levels: Array<LevelResult> = []
-      for (const load of o.loads) levels.push(yield* runLevel(network, minter, children, load, o, ceiling, idleCpuMsPerS, () => exited))
+      for (const load of o.loads) levels.push(yield* runLevel(network, transports, minter, children, load, o, ceiling, idleCpuMsPerS, () => exited))
       return { mode, startupS, startupCpuMs, idleCpuMsPerS, levels }
     })
   )
@@ -417,8 +453,8 @@ const pad = (s: string, n: number) => s.padStart(n)
 const num = (v: number, digits = 0) => (Number.isFinite(v) ? v.toFixed(digits) : "-")
 
 export const formatTable = (levels: ReadonlyArray<LevelResult>): string => {
-  const head = ["mode", "load", "tx/s", "p50 ms", "p99 ms", "replica CPU ms/tx", "client CPU ms/tx", "of ceiling", "failed", "resent"]
-  const widths = [7, 5, 8, 8, 8, 18, 17, 11, 7, 7]
+  const head = ["mode", "load", "tx/s", "p50 ms", "p99 ms", "tx/block", "replica CPU ms/tx", "client CPU ms/tx", "of ceiling", "failed", "resent"]
+  const widths = [7, 5, 8, 8, 8, 9, 18, 17, 11, 7, 7]
   const row = (cells: ReadonlyArray<string>) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[0] as number) : pad(c, widths[i] as number))).join(" ")
   return [
     row(head),
@@ -429,6 +465,7 @@ export const formatTable = (levels: ReadonlyArray<LevelResult>): string => {
         num(l.throughput),
         num(l.p50Ms, 1),
         num(l.p99Ms, 1),
+        num(l.transactions / l.blocks, 1),
         num(l.replicaCpuMsPerTx, 2),
         num(l.clientCpuMsPerTx, 2),
         `${num(l.ofCeiling * 100, 1)} %`,
@@ -474,7 +511,7 @@ export const runBench = (o: BenchOptions): Effect.Effect<void, BenchError> =>
           machine: { cores, node: process.version, platform: `${os.platform()} ${os.release()}`, cpu: os.cpus()[0]?.model ?? "unknown" },
           verification: { library: "node:crypto", messageBytes: 200, perSecondPerCore: verifyRate },
           ceiling: { formula: "cores x verifications per second per core / replicas", cores, replicas: benchReplicas, txPerSecond: ceiling },
-          options: { modes: o.modes, loads: o.loads, durationS: o.durationS, warmupS: o.warmupS },
+          options: { modes: o.modes, loads: o.loads, durationS: o.durationS, warmupS: o.warmupS, api: o.api, proofs: o.proofs },
           workload: "closed-loop clients, each signing coin SPENDs of its one unspent output (1 coin out, change back), accepted by the mode's reply rule",
           modes: modes.map((m) => ({ mode: m.mode, startupS: m.startupS, startupCpuMs: m.startupCpuMs, idleReplicaCpuMsPerS: m.idleCpuMsPerS })),
           results: levels

@@ -24,6 +24,26 @@
 (*  - a replica accepts only the value it wrote in that regency, and       *)
 (*    decides only a batch it wrote (the implementation needs the batch;   *)
 (*    without it, it asks for state transfer instead).                     *)
+(*                                                                         *)
+(* Persistence goals (the mode comes from the environment variable MODE,   *)
+(* and crashes are allowed only for the crash goals) add these:            *)
+(*  - a replica takes part in ordering and leader change only once its     *)
+(*    decided blocks are written and synced (and certified, in strong      *)
+(*    mode): the implementation writes block h + 1 only after block h is   *)
+(*    synced (certified), and a replay cannot make it sync a later block   *)
+(*    alone;                                                              *)
+(*  - a block is written once the ACCEPTs of the q lowest-numbered members *)
+(*    for it are in msgs (weak and strong mode write the canonical proof,  *)
+(*    src/persistence/persist-block.ts);                                  *)
+(*  - a replica crashes only when it has nothing decided and unsynced      *)
+(*    (what its consensus record would bring back is outside the spec's   *)
+(*    Crash), and not while it leads its regency with a proposal out (a   *)
+(*    leader that restarts has forgotten its proposal, which the spec's    *)
+(*    msgs remember);                                                      *)
+(*  - a restarted replica decides the batch it had accepted (it keeps it   *)
+(*    with its vote) as well as one it wrote, and after a crash a replica  *)
+(*    decides on q ACCEPTs of others (a restarted replica keeps its vote  *)
+(*    but does not count its own ACCEPT again).                           *)
 (***************************************************************************)
 EXTENDS SmartChain, TLC, IOUtils
 
@@ -31,39 +51,101 @@ LowestPending(r) == {ClientTx(MinOf({i \in Txs : ClientTx(i) \in Pending(r)}))}
 
 NewMsgs == msgs' \ msgs
 
+(* The persistence mode and the number of crashes: from the environment.  *)
+GenMode == IF "MODE" \in DOMAIN IOEnv THEN IOEnv.MODE ELSE "weak"
+CrashGoals == {"crash-restart", "crash-all"}
+GenMaxCrashes == IF IOEnv.GOAL \in CrashGoals THEN 1 ELSE 0
+
+(* r's decided blocks are written and synced (certified in strong mode).   *)
+Settled(r) ==
+    /\ wrote[r] = Len(chain[r]) /\ dur[r] = wrote[r]
+    /\ Mode = "strong" => certH[r] = dur[r]
+
 GenPropose(r) ==
+    /\ Settled(r)
     /\ Pending(r) # {}
     /\ Propose(r)
     /\ \A m \in NewMsgs : m.b = LowestPending(r)
 
+GenWrite(r) ==
+    /\ Settled(r)
+    /\ Write(r)
+
 GenSync(r) ==
+    /\ Settled(r)
     /\ Sync(r)
     /\ \A m \in NewMsgs : /\ m.b # {} /\ m.c = Open(r)
                           /\ (~m.bound => m.b = LowestPending(r))
 
 GenAccept(r) ==
+    /\ Settled(r)
     /\ Accept(r)
     /\ <<reg[r], vote'[r][Open(r)].b>> \in wset[r][Open(r)]
 
+(* After a crash, q ACCEPTs of others (a restarted replica keeps its vote  *)
+(* but not its own ACCEPT among those it collects).                        *)
+OthersAccepted(r, b) ==
+    LET V == CurView(r) IN
+    \E e \in Regencies : Cardinality({m \in V.mem \ {r} : AcceptMsg(m, V.id, Open(r), e, b) \in msgs}) >= Q(V)
+
 GenDecide(r) ==
+    /\ Settled(r)
     /\ Decide(r)
-    /\ \E e \in Regencies : <<e, chain'[r][Open(r)]>> \in wset[r][Open(r)]
+    /\ \/ \E e \in Regencies : <<e, chain'[r][Open(r)]>> \in wset[r][Open(r)]
+       \/ vote[r][Open(r)].b = chain'[r][Open(r)]
+    /\ crashes = 0 \/ OthersAccepted(r, chain'[r][Open(r)])
 
 (* Clients submit in id order (the replay delivers them in that order). *)
 GenSubmit(i) ==
     /\ \A j \in Txs : j < i => ClientTx(j) \in submitted
     /\ Submit(i)
 
-(* The normal-case goals are reached without a leader change. *)
-LeaderChanges == IOEnv.GOAL \notin {"normal-case", "two-instances"}
+(* The normal-case and persistence goals are reached without a leader     *)
+(* change.                                                                 *)
+LeaderChanges == IOEnv.GOAL \in {"leader-change-free", "leader-change-bound"}
 
-GenStop(r) == LeaderChanges /\ Stop(r)
+GenStop(r) == LeaderChanges /\ Settled(r) /\ Stop(r)
+GenStopData(r) == Settled(r) /\ StopData(r)
+GenResume(r) == Settled(r) /\ Resume(r)
+
+(* The q lowest-numbered members of V. *)
+Lowest(V) == {m \in V.mem : Cardinality({x \in V.mem : x < m}) < Q(V)}
+
+(* Block h of r can be written with the canonical proof: the ACCEPTs of    *)
+(* the q lowest-numbered members for it are in msgs.                       *)
+CanonicalHeld(r, h) ==
+    LET V == ViewAt(chain[r], h) IN
+    \E e \in Regencies : \A m \in Lowest(V) : AcceptMsg(m, V.id, h, e, chain[r][h]) \in msgs
+
+GenPersistBlock(r) ==
+    /\ PersistBlock(r)
+    /\ Mode = "memory" \/ CanonicalHeld(r, wrote[r] + 1)
+
+(* crash-restart: a replica that has a synced block and has accepted in   *)
+(* its open cid crashes.                                                   *)
+GenCrash(r) ==
+    /\ IOEnv.GOAL = "crash-restart"
+    /\ Settled(r) /\ dur[r] >= 1
+    /\ r # Leader(CurView(r), reg[r])
+    /\ vote[r][Open(r)].ts >= 0
+    /\ Crash(r)
+
+(* crash-all: every replica crashes between two instances: all settled     *)
+(* with at least one block, and no leader has proposed for its open cid.   *)
+GenCrashAll ==
+    /\ IOEnv.GOAL = "crash-all"
+    /\ \A r \in Replicas : up[r] => Settled(r) /\ dur[r] >= 1
+    /\ ~\E m \in msgs : m.type = "PROPOSE" /\ m.c = Open(m.from)
+    /\ CrashAll
 
 GenNext ==
     \/ \E i \in Txs : GenSubmit(i)
     \/ \E r \in Replicas \ Byzantine :
-         \/ GenPropose(r) \/ Write(r) \/ GenAccept(r) \/ GenDecide(r)
-         \/ GenStop(r) \/ StopData(r) \/ GenSync(r) \/ Resume(r)
+         \/ GenPropose(r) \/ GenWrite(r) \/ GenAccept(r) \/ GenDecide(r)
+         \/ GenStop(r) \/ GenStopData(r) \/ GenSync(r) \/ GenResume(r)
+         \/ GenPersistBlock(r) \/ SyncBlocks(r) \/ Commit(r) \/ Certify(r) \/ ReleaseReply(r)
+         \/ GenCrash(r) \/ Restart(r)
+    \/ GenCrashAll
 
 GenSpec == Init /\ [][GenNext]_vars
 
@@ -71,6 +153,9 @@ GenSpec == Init /\ [][GenNext]_vars
 (* Goals: each names a state a behaviour must reach. *)
 DecidedAt(r, c) == Len(chain[r]) >= c
 SyncSent(bound) == \E m \in msgs : m.type = "SYNC" /\ m.bound = bound
+
+(* r has released the replies of block h. *)
+Released(r, h) == \E m \in msgs : m.type = "REPLY" /\ m.from = r /\ m.h = h
 
 Reached(goal) ==
     CASE goal = "normal-case"   -> \A r \in Replicas : DecidedAt(r, 1) /\ reg[r] = 0
@@ -81,6 +166,20 @@ Reached(goal) ==
       [] goal = "leader-change-bound" ->
             /\ SyncSent(TRUE)
             /\ \A r \in Replicas : reg[r] = 1 /\ active[r] /\ DecidedAt(r, 1)
+      (* weak mode: every replica synced block 1 and released its replies *)
+      [] goal = "persist-weak" ->
+            \A r \in Replicas : dur[r] >= 1 /\ Released(r, 1)
+      (* strong mode: every replica certified blocks 1 and 2 and released their replies *)
+      [] goal = "certify-strong" ->
+            \A r \in Replicas : certH[r] >= 2 /\ Released(r, 2)
+      (* a replica crashed after it accepted, restarted, and every replica synced block 2 *)
+      [] goal = "crash-restart" ->
+            /\ crashes = 1
+            /\ \A r \in Replicas : up[r] /\ dur[r] >= 2
+      (* every replica crashed at once and restarted, and every replica certified block 2 *)
+      [] goal = "crash-all" ->
+            /\ crashes = 1
+            /\ \A r \in Replicas : up[r] /\ certH[r] >= 2
       [] OTHER -> Assert(FALSE, "GOAL names no goal")
 
 GoalNotReached == ~Reached(IOEnv.GOAL)

@@ -37,15 +37,35 @@
 (*    the value until it catches up; the spec resumes once it has caught   *)
 (*    up.  The event is recorded (deferred) and the spec's Resume is taken *)
 (*    as a step of its own as soon as it is enabled.                       *)
+(*  - Persistence: the run's mode is the spec's Mode; heights are cids.   *)
+(*    A replica whose disk the simulator wiped or corrupted is outside the *)
+(*    crash model (synced data lost): the description lists it with the    *)
+(*    Byzantine replicas, so the adversary stands for it.  Crash and       *)
+(*    CrashAll events also check what the crash keeps (dur, wrote, certH), *)
+(*    Restart what came back.  A replica that restarts with decided        *)
+(*    instances in its consensus record logs them (StateTransfer, via      *)
+(*    "record") before its Restart event; the spec's Restart is taken      *)
+(*    first (early), the Restart event then checks it happened.            *)
+(*  - A block written again with another decision proof (strong mode,     *)
+(*    PersistBlock with rewrite) is the same block at the spec's level: a  *)
+(*    batch prefix, so no spec step; the implementation cuts it from       *)
+(*    durable storage and syncs it again (its SyncBlocks event from below  *)
+(*    dur) and may COMMIT it again (the same spec message).                *)
+(*  - A client's AcceptReply names its transaction, which the batch        *)
+(*    abstraction does not place in a block: it is matched by the spec's   *)
+(*    AcceptReply of the batch at the accepted height (the request that    *)
+(*    stands for it), once per batch.                                      *)
 (***************************************************************************)
 EXTENDS SmartChain, TLC, Json, IOUtils
 
 VARIABLES
     l,          \* the index of the next trace event to match
     owed,       \* <<replica, cid, regency, hash>>: a Resume wrote it, its Write event is due
-    deferred    \* deferred[r]: a Resume event of r ahead of its open cid, or a record with cid = 0
+    deferred,   \* deferred[r]: a Resume event of r ahead of its open cid, or a record with cid = 0
+    early,      \* early[r]: the index of r's Restart event when the spec's Restart was taken before it (0: none)
+    redo        \* redo[r]: the height r wrote again while it was synced; its sync is due (0: none)
 
-traceVars == <<l, owed, deferred>>
+traceVars == <<l, owed, deferred, early, redo>>
 
 -----------------------------------------------------------------------------
 (* The run. *)
@@ -54,9 +74,17 @@ RawLog == ndJsonDeserialize(IOEnv.TRACE_FILE)
 
 R(i) == i + 1
 TraceReplicas == 1..Meta.n
+(* The adversary: the Byzantine replicas, and those whose synced storage was *)
+(* lost (a wiped or corrupted disk is a fault beyond the crash model).       *)
 TraceByzantine == {R(Meta.byzantine[i]) : i \in DOMAIN Meta.byzantine}
+                  \cup {R(Meta.amnesia[i]) : i \in DOMAIN Meta.amnesia}
+(* The persistence mode; a run without blocks ("off") is matched as weak.   *)
+TraceMode == IF Meta.mode \in {"memory", "weak", "strong"} THEN Meta.mode ELSE "weak"
 
-TraceLog == TLCEval(SelectSeq(RawLog, LAMBDA e : R(e.replica) \notin TraceByzantine))
+(* Events of the adversary are dropped; a full crash and a client's        *)
+(* acceptance are not the named replica's own actions, and are kept.       *)
+Kept(e) == e.action \in {"CrashAll", "AcceptReply"} \/ R(e.replica) \notin TraceByzantine
+TraceLog == TLCEval(SelectSeq(RawLog, Kept))
 Ev == TraceLog[l]
 
 HasField(e, f) == f \in DOMAIN e
@@ -85,6 +113,8 @@ FieldMax(f) == LET log == TraceLog
                IN IF vals = {} THEN 0 ELSE MaxOf(vals)
 TraceMaxHeight == Max2(1, FieldMax("cid"))
 TraceMaxRegency == FieldMax("regency")
+TraceMaxCrashes == LET log == TraceLog IN
+                   Cardinality({i \in DOMAIN log : log[i].action \in {"Crash", "CrashAll"}})
 
 (* Definition overrides (see the config): the spec's choices of batches,   *)
 (* restricted to the batches the trace shows.                              *)
@@ -98,6 +128,10 @@ EvBatch == B(Ev.batchHash)
 Members(s) == {R(s[i]) : i \in DOMAIN s}
 
 NoDeferral == [cid |-> 0, regency |-> 0, batchHash |-> "", leader |-> 0]
+
+(* r has restarted before the current event. *)
+Restarted(r) == LET log == TraceLog IN
+                \E k \in 1..(l - 1) : log[k].action = "Restart" /\ R(log[k].replica) = r
 
 MatchSubmit ==
     LET i == TxId[TxKey(Ev)] IN
@@ -121,6 +155,13 @@ MatchWrite ==
              /\ WriteMsg(P, V.id, Ev.cid, Ev.regency, EvBatch) \in msgs
              /\ <<Ev.regency, EvBatch>> \in wset[P][Ev.cid]
              /\ UNCHANGED vars
+          \/ (* a restarted replica writes again what its record kept it wrote: *)
+             (* the same WRITE, already in msgs and in its write set            *)
+             /\ key \notin owed /\ Restarted(P)
+             /\ Open(P) = Ev.cid /\ reg[P] = Ev.regency
+             /\ WriteMsg(P, V.id, Ev.cid, Ev.regency, EvBatch) \in msgs
+             /\ <<Ev.regency, EvBatch>> \in wset[P][Ev.cid]
+             /\ UNCHANGED vars
 
 MatchAccept ==
     LET V == CurView(P)
@@ -141,12 +182,18 @@ MatchDecide ==
        /\ Decide(P)
        /\ chain'[P] = Append(chain[P], EvBatch)
 
+(* A replica that restarts has forgotten the regency it asked for (only   *)
+(* its installed regency is durable) and may ask again: the same STOP,    *)
+(* already in msgs, so no spec step.                                       *)
 MatchStop ==
     /\ \/ Ev.from = reg[P]
        \/ deferred[P].cid > 0 /\ Ev.from = deferred[P].regency
     /\ Ev.regency > reg[P] /\ Ev.cid = Open(P)
-    /\ Stop(P)
-    /\ StopMsg(P, CurView(P).id, Ev.regency) \in msgs'
+    /\ IF StopMsg(P, CurView(P).id, Ev.regency) \in msgs
+       THEN /\ Restarted(P) /\ OperatingIn(P, CurView(P))
+            /\ UNCHANGED vars
+       ELSE /\ Stop(P)
+            /\ StopMsg(P, CurView(P).id, Ev.regency) \in msgs'
 
 MatchStopData ==
     LET V == CurView(P) IN
@@ -189,14 +236,227 @@ MatchResume ==
                                                       batchHash |-> Ev.batchHash, leader |-> Ev.leader]]
              /\ UNCHANGED <<vars, owed>>
 
+-----------------------------------------------------------------------------
+(* Two things the implementation does that spec/ does not allow; each is   *)
+(* listed in conformance/README.md as a change the spec needs.  They are   *)
+(* on unless the environment sets TRACE_STRICT=1 (scripts/validate-traces.ts *)
+(* --strict), which validates against spec/ exactly as it stands.          *)
+(*                                                                         *)
+(* 1. A Byzantine member that holds a decision proof for a cid above the   *)
+(*    highest last decided cid of the correct members' STOPDATA (q         *)
+(*    ACCEPTs: correct members' in msgs and its own signature) reports it  *)
+(*    as its last decided cid; the spec's StopDataSetsFrom lets adversary  *)
+(*    members report only the correct members' highest.  The override      *)
+(*    below (see the config) lets them report any such cid as well.        *)
+(* 2. Weak and strong mode: a replica that decided block c and has not     *)
+(*    written it yet signs ACCEPT(c, e, b) again on every retransmission,  *)
+(*    with e the regency of its decision proof (src/persistence/pipeline.ts, *)
+(*    retransmitDecidedAccepts), also when it never accepted in cid c      *)
+(*    itself (it took the decision from q ACCEPTs of others, or by state   *)
+(*    transfer); peers use it for the canonical proof and, if still open   *)
+(*    in c, to decide.  It is taken as a step of its own (LateAccept), only *)
+(*    when the current event counts such an ACCEPT, and only for a batch   *)
+(*    with q ACCEPTs at e already (b is decided at e, so no other value    *)
+(*    can gain from it).                                                   *)
+
+Gaps == ~("TRACE_STRICT" \in DOMAIN IOEnv /\ IOEnv.TRACE_STRICT = "1")
+
+TraceStopDataSetsFrom(V, e, honest) ==
+    LET advMem == {m \in V.mem : AdvHolds(m, V.id)}
+        hsets == {H \in SUBSET honest : \A x, y \in H : x.from = y.from => x = y}
+        hmax(H) == IF H = {} THEN 0 ELSE MaxOf({s.ld : s \in H})
+        proven(c) == \E t \in Regencies, b \in AcceptedBatches(V, c) : AcceptQuorum(V, c, t, b)
+        lds(H) == {hmax(H)} \cup (IF Gaps THEN {c \in (hmax(H) + 1)..MaxHeight : proven(c)} ELSE {})
+        adv(H) == UNION {UNION {{{StopDataMsg(a, V.id, e, ld, g[a].ts, g[a].b, g[a].ws) : a \in D} :
+                                    g \in [D -> AdvStates(V, e, ld + 1)]} :
+                                 D \in SUBSET (advMem \ {s.from : s \in H})} : ld \in lds(H)}
+    IN {S \in UNION {{H \cup A : A \in adv(H)} : H \in hsets} : Cardinality(S) >= Q(V)}
+
+(* The current event (a Decide) counts an ACCEPT of r for (c, t, b). *)
+CountsAccept(r, c, t, b) ==
+    /\ Ev.cid = c /\ Ev.regency = t /\ EvBatch = b
+    /\ r \in Members(Ev.signers) /\ r # P
+
+LateAccept ==
+    /\ Gaps
+    /\ Ev.action = "Decide"
+    /\ \E r \in Replicas \ Byzantine :
+       LET c == Ev.cid
+           t == Ev.regency
+       IN /\ up[r] /\ wrote[r] < c /\ c <= Len(chain[r])
+          /\ LET V == ViewAt(chain[r], c)
+                 b == chain[r][c]
+             IN /\ CountsAccept(r, c, t, b)
+                /\ AcceptMsg(r, V.id, c, t, b) \notin msgs
+                /\ AcceptQuorum(V, c, t, b)
+                /\ msgs' = msgs \cup {AcceptMsg(r, V.id, c, t, b)}
+          /\ UNCHANGED <<orderingVars, syncVars, persistenceVars, reconfigVars, compromised, gst, traceVars>>
+
+(* A decided instance taken with its proof: from a peer or a STOPDATA, or *)
+(* (via "record") from the replica's own consensus record after a restart, *)
+(* where it is the replica's own decision: it holds the q ACCEPTs, which   *)
+(* is the spec's Decide.                                                   *)
 MatchStateTransfer ==
     /\ Open(P) = Ev.cid
-    /\ StateTransfer(P)
-    /\ chain'[P] = Append(chain[P], EvBatch)
     /\ Certified(chain[P], Ev.cid, EvBatch)
+    /\ \/ StateTransfer(P)
+       \/ Ev.via = "record" /\ Decide(P)
+    /\ chain'[P] = Append(chain[P], EvBatch)
+
+
+-----------------------------------------------------------------------------
+(* Persistence events. *)
+
+(* The request that stands for batch b (one per batch, see above). *)
+ReqOf(b) == (CHOOSE x \in b : TRUE).id
+
+MatchPersistBlock ==
+    IF HasField(Ev, "rewrite") /\ Ev.rewrite
+    THEN (* the last written block, not yet certified, again with another proof *)
+         /\ Ev.height = wrote[P] /\ certH[P] < Ev.height
+         /\ redo' = [redo EXCEPT ![P] = IF dur[P] >= Ev.height THEN Ev.height ELSE 0]
+         /\ UNCHANGED vars
+    ELSE /\ wrote[P] = Ev.height - 1
+         /\ PersistBlock(P)
+         /\ UNCHANGED redo
+
+MatchSyncBlocks ==
+    IF Ev.from < dur[P]
+    THEN (* the sync of a block written again below dur *)
+         /\ redo[P] = Ev.from + 1
+         /\ Ev.height = wrote[P]
+         /\ IF dur[P] < wrote[P] THEN SyncBlocks(P) ELSE UNCHANGED vars
+         /\ redo' = [redo EXCEPT ![P] = 0]
+    ELSE /\ Ev.from = dur[P] /\ Ev.height = wrote[P]
+         /\ SyncBlocks(P)
+         /\ redo' = [redo EXCEPT ![P] = IF redo[P] > 0 /\ dur'[P] >= redo[P] THEN 0 ELSE redo[P]]
+
+MatchCommit ==
+    LET h == Ev.height
+        m == CommitMsg(P, ViewAt(chain[P], h).id, h, Prefix(chain[P], h))
+    IN /\ h <= dur[P]
+       /\ \/ /\ Commit(P)
+             /\ m \in msgs'
+          \/ (* the same COMMIT again: after a restart, or a block written again *)
+             /\ Mode = "strong" /\ up[P]
+             /\ m \in msgs
+             /\ UNCHANGED vars
+
+MatchCertify ==
+    LET h == Ev.height
+        V == ViewAt(chain[P], h)
+        signers == Members(Ev.signers)
+    IN /\ certH[P] = h - 1
+       /\ Cardinality(signers) >= Q(V)
+       /\ \A s \in signers : CommitMsg(s, V.id, h, Prefix(chain[P], h)) \in msgs \/ AdvHolds(s, V.id)
+       /\ Certify(P)
+
+(* The replies of heights from..height, as the spec's REPLY messages. *)
+RepliesOf(r, from, to) ==
+    {ReplyMsg(r, ReqOf(chain[r][h]), h, Prefix(chain[r], h)) : h \in from..to}
+
+MatchReleaseReply ==
+    /\ Ev.mode = Mode
+    /\ 1 <= Ev.from /\ Ev.from <= Ev.height /\ Ev.height <= Len(chain[P])
+    /\ Releasable(P, Ev.height)
+    /\ IF DueReplies(P) = {}
+       THEN (* every one of them was released before the replica crashed *)
+            /\ up[P] /\ ~left[P]
+            /\ RepliesOf(P, Ev.from, Ev.height) \subseteq msgs
+            /\ UNCHANGED vars
+       ELSE /\ ReleaseReply(P)
+            /\ RepliesOf(P, Ev.from, Ev.height) \subseteq msgs'
+
+(* The client accepts the result at Ev.height: the spec's client of the   *)
+(* batch there accepts it, from replies (or a certificate) in msgs.       *)
+MatchAcceptReply ==
+    \E m \in {x \in msgs : x.type \in {"REPLY", "COMMIT"} /\ x.h = Ev.height} :
+       LET i == ReqOf(m.blk[Ev.height]) IN
+       /\ ClientAccepts(i, Ev.height, m.blk)
+       /\ IF \E a \in accepted : a.t = i
+          THEN UNCHANGED vars
+          ELSE /\ AcceptReply(i)
+               /\ [t |-> i, h |-> Ev.height, blk |-> m.blk] \in accepted'
+
+MatchCrash ==
+    /\ Ev.height = Len(chain[P]) /\ Ev.wrote = wrote[P] /\ Ev.dur = dur[P] /\ Ev.certH = certH[P]
+    /\ Crash(P)
+
+MatchCrashAll ==
+    LET down == {i \in DOMAIN Ev.replicas : R(Ev.replicas[i]) \notin TraceByzantine} IN
+    /\ {R(Ev.replicas[i]) : i \in down} = {r \in CorrectSet : up[r] /\ ~left[r]}
+    /\ \A i \in down : Ev.durable[i] = dur[R(Ev.replicas[i])]
+    /\ CrashAll
+
+(* What the Restart event k of replica r says came back: its synced        *)
+(* blocks, regency and certificates, no synced block cut, and its vote in  *)
+(* the open cid after the decided instances its record brought back.       *)
+RestartFits(r, k) ==
+    LET e == TraceLog[k] IN
+    /\ e.height = dur[r]
+    /\ e.regency = reg[r]
+    /\ e.certHeight = certH[r]
+    /\ e.cutFrom = 0 \/ e.cutFrom > dur[r]
+    /\ Open(r) + e.recovered <= MaxHeight + 1
+    /\ e.accepted = vote[r][Open(r) + e.recovered].ts
+
+MatchRestart ==
+    IF early[P] = l
+    THEN /\ UNCHANGED vars
+         /\ early' = [early EXCEPT ![P] = 0]
+    ELSE /\ RestartFits(P, l)
+         /\ Restart(P)
+         /\ UNCHANGED early
+
+(* The index of r's next Restart event at or after l. *)
+NextRestart(r) ==
+    LET log == TraceLog
+        ks == {k \in l..Len(log) : log[k].action = "Restart" /\ R(log[k].replica) = r}
+    IN IF ks = {} THEN 0 ELSE MinOf(ks)
+
+(* A replica restarting with decided instances in its consensus record     *)
+(* logs them before its Restart event: the spec's Restart comes first.     *)
+EarlyRestart ==
+    /\ Ev.action = "StateTransfer" /\ Ev.via = "record"
+    /\ ~up[P]
+    /\ NextRestart(P) > l
+    /\ RestartFits(P, NextRestart(P))
+    /\ Restart(P)
+    /\ early' = [early EXCEPT ![P] = NextRestart(P)]
+    /\ UNCHANGED <<l, owed, deferred, redo>>
+
+(* Events whose action a crash may have undone.  The core emits the event  *)
+(* of Write, Accept, StopData and Sync when it takes the action, and holds *)
+(* the message back until it learns that the consensus record logging it  *)
+(* is synced (the spec's action logs durably and sends in one step).  The *)
+(* Crash or CrashAll event lists the messages still held (lost): they were *)
+(* never sent.  Their record may have reached the disk all the same (a     *)
+(* sync makes everything written before it durable, also a newer record   *)
+(* than the one it was asked for), and then the action happened and only  *)
+(* its message was lost; otherwise the action never happened.  Such an     *)
+(* event is matched either way (no spec step, or its action), and the      *)
+(* Restart event (regency, vote) tells which.                              *)
+LostKey(e) ==
+    IF e.action \in {"Write", "Accept"}
+    THEN ToString(e.replica) \o ":" \o e.action \o ":" \o ToString(e.cid) \o ":" \o ToString(e.regency)
+    ELSE ToString(e.replica) \o ":" \o e.action \o ":" \o ToString(e.regency)
+
+CrashedIn(x, i) ==
+    \/ x.action = "Crash" /\ x.replica = i
+    \/ x.action = "CrashAll" /\ \E j \in DOMAIN x.replicas : x.replicas[j] = i
+
+Voided(log, k) ==
+    LET e == log[k]
+        later == {j \in (k + 1)..Len(log) : CrashedIn(log[j], e.replica)}
+    IN /\ e.action \in {"Write", "Accept", "StopData", "Sync"}
+       /\ later # {}
+       /\ LET x == log[MinOf(later)] IN
+          HasField(x, "lost") /\ \E j \in DOMAIN x.lost : x.lost[j] = LostKey(e)
+
+VoidedEvents == TLCEval(LET log == TraceLog IN {k \in DOMAIN log : Voided(log, k)})
 
 (* The step of the current event, with the trace variables it changes.   *)
-Matched ==
+MatchedEvent ==
     CASE Ev.action = "Submit"        -> MatchSubmit /\ UNCHANGED <<owed, deferred>>
       [] Ev.action = "Propose"       -> MatchPropose /\ UNCHANGED <<owed, deferred>>
       [] Ev.action = "Write"         -> MatchWrite /\ owed' = owed \ {<<P, Ev.cid, Ev.regency, Ev.batchHash>>}
@@ -209,7 +469,26 @@ Matched ==
       [] Ev.action = "Sync"          -> MatchSync /\ UNCHANGED <<owed, deferred>>
       [] Ev.action = "Resume"        -> MatchResume
       [] Ev.action = "StateTransfer" -> MatchStateTransfer /\ UNCHANGED <<owed, deferred>>
+      [] Ev.action = "PersistBlock"  -> MatchPersistBlock /\ UNCHANGED <<owed, deferred>>
+      [] Ev.action = "SyncBlocks"    -> MatchSyncBlocks /\ UNCHANGED <<owed, deferred>>
+      [] Ev.action = "Commit"        -> MatchCommit /\ UNCHANGED <<owed, deferred>>
+      [] Ev.action = "Certify"       -> MatchCertify /\ UNCHANGED <<owed, deferred>>
+      [] Ev.action = "ReleaseReply"  -> MatchReleaseReply /\ UNCHANGED <<owed, deferred>>
+      [] Ev.action = "AcceptReply"   -> MatchAcceptReply /\ UNCHANGED <<owed, deferred>>
+      [] Ev.action = "Crash"         -> MatchCrash /\ UNCHANGED owed
+                                          /\ deferred' = [deferred EXCEPT ![P] = NoDeferral]
+      [] Ev.action = "CrashAll"      -> MatchCrashAll /\ UNCHANGED owed
+                                          /\ deferred' = [r \in Replicas |-> IF up'[r] THEN deferred[r] ELSE NoDeferral]
+      [] Ev.action = "Restart"       -> MatchRestart /\ UNCHANGED <<owed, deferred>>
       [] OTHER                       -> FALSE
+
+Matched ==
+    /\ \/ /\ l \in VoidedEvents
+          /\ UNCHANGED <<vars, deferred>>
+          /\ owed' = IF Ev.action = "Write" THEN owed \ {<<P, Ev.cid, Ev.regency, Ev.batchHash>>} ELSE owed
+       \/ MatchedEvent
+    /\ IF Ev.action = "Restart" THEN TRUE ELSE UNCHANGED early
+    /\ IF Ev.action \in {"PersistBlock", "SyncBlocks"} THEN TRUE ELSE UNCHANGED redo
 
 (* The batch of the next event, submitted by its client first. *)
 SubmitBatch ==
@@ -233,7 +512,7 @@ DeferredResume ==
                   /\ owed' = owed \cup {<<r, d.cid, d.regency, d.batchHash>>}
              ELSE UNCHANGED owed
           /\ deferred' = [deferred EXCEPT ![r] = NoDeferral]
-          /\ UNCHANGED l
+          /\ UNCHANGED <<l, early, redo>>
 
 (* The highest l reached so far, kept in TLC register 1 for TraceAccepted. *)
 Reached(k) == TLCSet(1, Max2(TLCGet(1), k))
@@ -243,12 +522,16 @@ TraceInit ==
     /\ l = 1
     /\ owed = {}
     /\ deferred = [r \in Replicas |-> NoDeferral]
+    /\ early = [r \in Replicas |-> 0]
+    /\ redo = [r \in Replicas |-> 0]
     /\ TLCSet(1, 1)
 
 TraceNext ==
     /\ l <= Len(TraceLog)
     /\ \/ SubmitBatch
        \/ DeferredResume
+       \/ EarlyRestart
+       \/ LateAccept
        \/ /\ ~(HasField(Ev, "batchHash") /\ ClientTx(BatchId[Ev.batchHash]) \notin submitted)
           /\ Matched
           /\ l' = l + 1

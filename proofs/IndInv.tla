@@ -96,11 +96,15 @@ InvChains == \A r \in CorrectSet : Len(chain[r]) <= Len(VC) /\ chain[r] = Prefix
 InvDecided == \A x \in decided : x[1] \in 1..Len(VC) /\ VC[x[1]] = x[2]
 
 (* Consensus messages are for a live cid, in its view, and at most the     *)
-(* sender's regency.                                                       *)
+(* sender's regency; one of a regency e >= 1 follows a SYNC of e (the      *)
+(* normal case resumes in e only on a SYNC offer, the leader's own         *)
+(* included), so a leader has written nothing in its regency when it       *)
+(* takes its fresh STOPDATA.                                               *)
 InvConsensusMsgs ==
     \A m \in ConsensusMsgs :
        /\ m.c \in LiveCids /\ m.v = VOf(m.c).id
        /\ m.e <= reg[m.from]
+       /\ m.e >= 1 => SyncOffers(VOf(m.c), m.e) # {}
 
 (* The vote log (durable in weak and strong mode): it holds the sender's   *)
 (* latest ACCEPT at each cid, one ACCEPT per regency, none above reg.      *)
@@ -133,13 +137,25 @@ InvWset ==
        \E m \in ConsensusMsgs : m.type \in {"WRITE", "ACCEPT"} /\ m.from = r /\ m.c = c
                                 /\ m.e = w[1] /\ m.b = w[2]
 
-(* STOP(e) is sent from regency e - 1 at the latest. *)
-InvStop == \A m \in MsgsOf("STOP") : m.v = 0 /\ m.e <= reg[m.from] + 1
+(* STOP(e) is sent from regency e - 1 at the latest (a suspicion), or to   *)
+(* join f + 1 other members that asked for e (the adversary's members      *)
+(* count as asking); and some correct replica asked for e from regency     *)
+(* e - 1 or later, since the adversary alone is not f + 1 members.         *)
+InvStop ==
+    \A m \in MsgsOf("STOP") :
+       LET V == VOf(1) IN
+       /\ m.v = 0
+       /\ \/ m.e <= reg[m.from] + 1
+          \/ Cardinality({x \in V.mem \ {m.from} : StopMsg(x, 0, m.e) \in msgs \/ x \in AdvIds}) >= F(V) + 1
+       /\ \E x \in CorrectSet : StopMsg(x, 0, m.e) \in msgs /\ m.e <= reg[x] + 1
 
-(* A STOPDATA tells the truth about the sender at the moment it moved to   *)
-(* regency e: it had decided ld blocks (on VC) and accepted nothing in a   *)
-(* lower regency beyond cid ld + 1; (ts, b) is its highest ACCEPT below e  *)
-(* at cid ld + 1, and its write set is part of what it wrote or accepted.  *)
+(* A STOPDATA tells the truth about the sender at the moment it sent it    *)
+(* (on moving to regency e, or, from the leader of e, with its SYNC): it   *)
+(* had decided ld blocks (on VC) and accepted nothing in a lower regency   *)
+(* beyond cid ld + 1; (ts, b) is its highest ACCEPT below e at cid ld + 1, *)
+(* and its write set is part of what it wrote or accepted.  A replica      *)
+(* sends one STOPDATA per regency, except that the leader of e sends a     *)
+(* fresh one with its SYNC.                                                *)
 InvStopData ==
     \A m \in MsgsOf("STOPDATA") :
        LET r == m.from
@@ -153,7 +169,10 @@ InvStopData ==
                 /\ w[1] < m.e
                 /\ \E x \in ConsensusMsgs : x.type \in {"WRITE", "ACCEPT"} /\ x.from = r /\ x.c = c
                                            /\ x.e = w[1] /\ x.b = w[2]
-          /\ \A m2 \in MsgsOf("STOPDATA") : m2.from = r /\ m2.e = m.e => m2 = m
+          /\ \A m2 \in MsgsOf("STOPDATA") :
+                m2.from = r /\ m2.e = m.e /\ m2 # m =>
+                   /\ r = Leader(VOf(1), m.e)
+                   /\ \E s \in MsgsOf("SYNC") : s.from = r /\ s.e = m.e
 
 (* A correct leader's SYNC is one the collect rule allows, once per        *)
 (* regency.                                                                *)
@@ -167,8 +186,8 @@ InvSync ==
 
 (* A replica that runs the normal case in a regency e >= 1 has resumed    *)
 (* there with a SYNC offer: one for a cid it has reached and, if the offer *)
-(* fixes its open cid, it has written that value (a crash clears both its  *)
-(* write set and active).                                                  *)
+(* fixes its open cid, it has written that value (a restart in a regency  *)
+(* e >= 1 clears active, so the replica resumes with a SYNC again).        *)
 InvActive ==
     \A r \in CorrectSet :
        up[r] /\ active[r] /\ reg[r] >= 1 =>

@@ -12,10 +12,14 @@
 (* variables can take in IND1, except that no REPLY or COMMIT message is   *)
 (* sent, no certificate is stored and no client has accepted a result      *)
 (* (those variables take no part in IndInv nor in the steps that change    *)
-(* the other variables).  TLC then computes every successor of every       *)
-(* sample under the full Next and checks IndInv, Agreement and NoFork on   *)
-(* it; StepNext stops the search after one step.  With Weakened = TRUE the *)
-(* same is done for IndInvNoLock, which must fail (the evidence check).    *)
+(* the other variables).  The leader-change shapes of Synchronization are  *)
+(* drawn too: STOPs joined above the next regency, a replica in a regency  *)
+(* it entered by Resume without a STOPDATA of its own, and the fresh       *)
+(* STOPDATA a leader sends with its SYNC.  TLC then computes every         *)
+(* successor of every sample under the full Next and checks IndInv,        *)
+(* Agreement and NoFork on it; StepNext stops the search after one step.   *)
+(* With Weakened = TRUE the same is done for IndInvNoLock, which must fail *)
+(* (the evidence check).                                                   *)
 (* MCIndInvInit.cfg starts from Init instead of StepInit: Init => IndInv.  *)
 (***************************************************************************)
 EXTENDS IndInv, TLC
@@ -48,6 +52,9 @@ RepChoices ==
      sdp : [Sub(MaxRegency) -> BOOLEAN],        \* whether it sent STOPDATA for regency e
      sdld : [Sub(MaxRegency) -> 0..MaxHeight],  \* the last decided cid it reported there
      sdws : [Sub(MaxRegency) -> SUBSET (Regencies \X Bs)],
+     frp : [Sub(MaxRegency) -> BOOLEAN],        \* as leader of e: whether its SYNC came with a fresh STOPDATA
+     frld : [Sub(MaxRegency) -> 0..MaxHeight],  \* the last decided cid that fresh STOPDATA reported
+     frws : [Sub(MaxRegency) -> SUBSET (Regencies \X Bs)],
      len : 0..MaxHeight, wrote : 0..MaxHeight, dur : 0..MaxHeight,
      wsm : SUBSET (Regencies \X Bs)]
 
@@ -107,34 +114,55 @@ VoteBelow(R, g, r, e) ==
     LET es == {y \in Upto(R, r, e - 1) : AccV(R, g, r, y) # {}} IN
     IF es = {} THEN NoVote ELSE [ts |-> MaxOf(es), b |-> AccV(R, g, r, MaxOf(es))]
 
+(* Some batch has an ACCEPT quorum at cid 1 (so a replica may have decided *)
+(* it).                                                                    *)
+CertifiedIn(R, g) ==
+    \E e \in Regencies, b \in Bs :
+       Cardinality({m \in V0.mem : m \in AdvIds \/ (m \in Corr /\ AccV(R, g, m, e) = b)}) >= Q(V0)
+
+(* A STOPDATA of r for regency e reporting last decided cid ld (1 only if  *)
+(* some batch is certified) and write set ws (cut to what r wrote or       *)
+(* accepted below e): for cid 1, r's highest ACCEPT below e.               *)
+SdMsg(R, g, r, e, ld, ws) ==
+    IF ld = 0 \/ ~CertifiedIn(R, g)
+    THEN StopDataMsg(r, 0, e, 0, VoteBelow(R, g, r, e).ts, VoteBelow(R, g, r, e).b, ws \cap PairsBelow(R, g, r, e))
+    ELSE StopDataMsg(r, 0, e, ld, -1, {}, {})
+
+(* The STOPs r asked for on a suspicion (from regency y - 1 or later), and *)
+(* those it joined: f + 1 other members (the adversary's among them) had   *)
+(* asked for y.                                                            *)
+SuspectStops(R, r) == {y \in R[r].stops : y <= R[r].reg + 1}
+JoinedStops(R, r) ==
+    {y \in R[r].stops \ SuspectStops(R, r) :
+        Cardinality({x \in V0.mem \ {r} : x \in AdvIds \/ (x \in Corr /\ y \in SuspectStops(R, x))}) >= F(V0) + 1}
+
 GenMsgs(R, g) ==
     LET acc == UNION {{AcceptMsg(r, 0, 1, e, AccV(R, g, r, e)) : e \in {y \in Upto(R, r, MaxRegency) : AccV(R, g, r, y) # {}}} : r \in Corr}
         wr == UNION {UNION {{WriteMsg(r, 0, 1, e, b) : b \in WrV(R, g, r, e)} : e \in Upto(R, r, MaxRegency)} : r \in Corr}
         prop == {ProposeMsg(Leader(V0, e), 0, 1, e, PropV(g, e)) :
                     e \in {y \in Sub(MaxRegency) : Leader(V0, y) \in Corr /\ PropV(g, y) # {}
                                                    /\ y <= R[Leader(V0, y)].reg}}
-        stop == UNION {{StopMsg(r, 0, e) : e \in {y \in R[r].stops : y <= R[r].reg + 1}} : r \in Corr}
-        certified == \E e \in Regencies, b \in Bs :
-                        Cardinality({m \in V0.mem : m \in AdvIds \/ (m \in Corr /\ AccV(R, g, m, e) = b)}) >= Q(V0)
-        sd(r, e) == IF R[r].sdld[e] = 0 \/ ~certified
-                    THEN StopDataMsg(r, 0, e, 0, VoteBelow(R, g, r, e).ts, VoteBelow(R, g, r, e).b,
-                                     R[r].sdws[e] \cap PairsBelow(R, g, r, e))
-                    ELSE StopDataMsg(r, 0, e, R[r].sdld[e], -1, {}, {})
-        stopdata == UNION {{sd(r, e) : e \in {y \in Sub(MaxRegency) : y <= R[r].reg /\ R[r].sdp[y]}} : r \in Corr}
+        stop == UNION {{StopMsg(r, 0, e) : e \in SuspectStops(R, r) \cup JoinedStops(R, r)} : r \in Corr}
+        stopdata == UNION {{SdMsg(R, g, r, e, R[r].sdld[e], R[r].sdws[e]) :
+                               e \in {y \in Sub(MaxRegency) : y <= R[r].reg /\ R[r].sdp[y]}} : r \in Corr}
     IN acc \cup wr \cup prop \cup stop \cup stopdata
 
 (* The leader-change operators of the spec over message set M instead of   *)
 (* msgs, to draw SYNC messages that the drawn STOPDATA justify.            *)
 Over(M) == INSTANCE Synchronization WITH msgs <- M
 
-(* The SYNC messages the correct leader of regency e may have sent, given  *)
-(* the other messages M: none, or one with a choice the collect rule       *)
-(* allows for some collectable set of STOPDATA.                            *)
-SyncOptions(R, M, e) ==
-    LET L == Leader(V0, e) IN
+(* The SYNC messages the correct leader L of regency e may have sent,      *)
+(* given the other messages M: none, or one with a choice the collect rule *)
+(* allows for some collectable set of STOPDATA, with (if drawn) the fresh  *)
+(* STOPDATA of L that goes out with it.                                    *)
+SyncOptions(R, g, M, e) ==
+    LET L == Leader(V0, e)
+        fresh == IF R[L].frp[e] THEN {SdMsg(R, g, L, e, R[L].frld[e], R[L].frws[e])} ELSE {}
+        M1 == M \cup fresh
+    IN
     IF L \in Byzantine \/ e > R[L].reg THEN {{}}
-    ELSE {{}} \cup {{SyncMsg(L, 0, e, ch[1], ch[2], ch[3])} :
-                      ch \in UNION {Over(M)!SyncChoices(V0, S, FreeBatches) : S \in Over(M)!StopDataSets(V0, e)}}
+    ELSE {{}} \cup {{SyncMsg(L, 0, e, ch[1], ch[2], ch[3])} \cup fresh :
+                      ch \in UNION {Over(M1)!SyncChoices(V0, S, FreeBatches) : S \in Over(M1)!StopDataSets(V0, e)}}
 
 (* A state from the choices R and g.  Conjuncts are evaluated in order, so *)
 (* chain and decided can look at the certified batches of msgs.            *)
@@ -146,7 +174,7 @@ Gen(R, g) ==
     /\ gst = g.gst
     /\ submitted = g.sub
     /\ LET M0 == GenMsgs(R, g) IN
-       \E s1 \in SyncOptions(R, M0, 1), s2 \in SyncOptions(R, M0, 2) : msgs = M0 \cup s1 \cup s2
+       \E s1 \in SyncOptions(R, g, M0, 1), s2 \in SyncOptions(R, g, M0, 2) : msgs = M0 \cup s1 \cup s2
     /\ vote = [r \in Replicas |-> IF r \in Corr
                                   THEN [c \in Cids1 |-> IF c = 1 THEN VoteBelow(R, g, r, MaxRegency + 1) ELSE NoVote]
                                   ELSE EmptyVotes]
@@ -178,5 +206,26 @@ StepInit ==
 (* Only the sampled states (level 1) take steps: their successors are      *)
 (* checked, not expanded.                                                  *)
 StepNext == TLCGet("level") = 1 /\ Next
+
+-----------------------------------------------------------------------------
+(* Witnesses for the samples.  Each is the negation of a leader-change     *)
+(* shape the samples must include; a witness configuration draws samples  *)
+(* (NEXT SamplesOnly: no steps) and TLC must find the witness violated on  *)
+(* one of them, which shows that the step check starts from such states.   *)
+SamplesOnly == FALSE /\ UNCHANGED vars
+
+(* The leader of a regency sent, with its SYNC, a fresh STOPDATA that      *)
+(* differs from the one it sent on entering the regency.                   *)
+SampleNoFreshStopData ==
+    ~\E m1, m2 \in MsgsOf("STOPDATA") : m1.from = m2.from /\ m1.e = m2.e /\ m1 # m2
+
+(* A correct replica joined a STOP for a regency above the next one.       *)
+SampleNoJoinedStop == ~\E m \in MsgsOf("STOP") : m.e > reg[m.from] + 1
+
+(* A correct replica runs the normal case in a regency it entered by       *)
+(* Resume, without a STOPDATA of its own for it.                           *)
+SampleNoResumeIntoHigher ==
+    ~\E r \in Corr : /\ reg[r] >= 1 /\ active[r] /\ up[r]
+                     /\ ~\E m \in MsgsOf("STOPDATA") : m.from = r /\ m.e = reg[r]
 
 =============================================================================

@@ -5,7 +5,7 @@
  * test/conformance/replay.test.ts replays through the real `step` in `npm test` without Java.
  *
  *   npx tsx scripts/gen-behaviours.ts                  every goal
- *   npx tsx scripts/gen-behaviours.ts leader-change-bound
+ *   npx tsx scripts/gen-behaviours.ts leader-change-bound crash-restart
  *   --seed <n>   TLC's simulation seed (default 7); --depth <n> (default 100)
  *
  * Needs TLA2TOOLS_JAR (scripts/tla.ts); without it, prints one line saying what was skipped and
@@ -27,8 +27,20 @@ const outDir = path.join(conformanceDir, "behaviours")
 /** BatchMax in conformance/GenBehaviours.cfg. */
 const batchMax = 1
 
-/** The goals of GenBehaviours.tla (its Reached operator), one behaviour each. */
-export const goals = ["normal-case", "two-instances", "leader-change-free", "leader-change-bound"] as const
+/** The goals of GenBehaviours.tla (its Reached operator), one behaviour each, with the persistence mode each runs in. */
+export const goalModes = {
+  "normal-case": "weak",
+  "two-instances": "weak",
+  "leader-change-free": "weak",
+  "leader-change-bound": "weak",
+  "persist-weak": "weak",
+  "certify-strong": "strong",
+  "crash-restart": "weak",
+  "crash-all": "strong"
+} as const
+export type Goal = keyof typeof goalModes
+export const goals = Object.keys(goalModes) as ReadonlyArray<Goal>
+const isGoal = (g: string): g is Goal => g in goalModes
 
 /** A malformed TLC dump: the script stops with this rather than write a wrong behaviour. */
 export class DumpShapeError extends Schema.TaggedError<DumpShapeError>()("DumpShapeError", { reason: Schema.String }) {}
@@ -77,13 +89,22 @@ const replicaViews = (state: Obj): Array<ReplicaView> => {
       regency: int(arr(state["reg"], "reg")[i], "reg[r]"),
       active: arr(state["active"], "active")[i] === true,
       vote: { regency: int(vote["ts"], "vote ts"), batch: batchOf(vote["b"]) },
-      written: pairsOf(wset)
+      written: pairsOf(wset),
+      wrote: int(arr(state["wrote"], "wrote")[i], "wrote[r]"),
+      dur: int(arr(state["dur"], "dur")[i], "dur[r]"),
+      certH: int(arr(state["certH"], "certH")[i], "certH[r]"),
+      up: arr(state["up"], "up")[i] === true
     }
   })
 }
 
 const sentMessage = (m: Obj): SentMessage => {
   const from = int(m["from"], "from") - 1
+  if (m["type"] === "COMMIT") {
+    const height = int(m["h"], "h")
+    return { type: "COMMIT", from, height, batch: batchOf(arr(m["blk"], "blk")[height - 1]) }
+  }
+  if (m["type"] === "REPLY") return { type: "REPLY", from, tx: int(m["t"], "t"), height: int(m["h"], "h") }
   const regency = int(m["e"], "e")
   switch (m["type"]) {
     case "PROPOSE":
@@ -111,7 +132,7 @@ const sentMessage = (m: Obj): SentMessage => {
 }
 
 /** Converts TLC's -dumpTrace json output of one behaviour. */
-export const behaviourFromDump = (dump: Json, goal: string, source: string, batchMax: number): Behaviour => {
+export const behaviourFromDump = (dump: Json, goal: string, mode: Behaviour["mode"], source: string, batchMax: number): Behaviour => {
   const actions = arr(obj(obj(dump, "dump")["counterexample"], "counterexample")["action"], "actions")
   const steps: Array<Step> = []
   let txs = new Set<number>()
@@ -130,9 +151,14 @@ export const behaviourFromDump = (dump: Json, goal: string, source: string, batc
     const stop = sent.length === 1 && sent[0]?.type === "STOP" ? sent[0] : undefined
     const unnamed = action["name"] === "GenNext" && stop !== undefined
     const name = unnamed ? "Stop" : String(action["name"]).replace(/^Gen/, "")
-    const context = unnamed ? { r: (stop?.from ?? 0) + 1 } : obj(action["context"], "context")
     const views = replicaViews(postState)
     replicas = views.length
+    if (name === "CrashAll") {
+      // The one action without a parameter.
+      steps.push({ action: "CrashAll", sent, post: views })
+      continue
+    }
+    const context = unnamed ? { r: (stop?.from ?? 0) + 1 } : obj(action["context"], "context")
     if (name === "Submit") {
       const tx = int(context["i"], "i")
       txs = new Set([...txs, tx])
@@ -145,7 +171,7 @@ export const behaviourFromDump = (dump: Json, goal: string, source: string, batc
       steps.push(...step.right)
     }
   }
-  return { goal, source, replicas, batchMax, txs: [...txs].sort((a, b) => a - b), steps }
+  return { goal, source, mode, replicas, batchMax, txs: [...txs].sort((a, b) => a - b), steps }
 }
 
 /** One step per line: readable diffs when behaviours are regenerated. */
@@ -154,6 +180,7 @@ export const formatBehaviour = (b: Behaviour): string =>
     "{",
     `  "goal": ${JSON.stringify(b.goal)},`,
     `  "source": ${JSON.stringify(b.source)},`,
+    `  "mode": ${JSON.stringify(b.mode)},`,
     `  "replicas": ${b.replicas},`,
     `  "batchMax": ${b.batchMax},`,
     `  "txs": ${JSON.stringify(b.txs)},`,
@@ -179,10 +206,16 @@ const main = Effect.gen(function* () {
   const seed = Number(argValue(args, "--seed") ?? 7)
   const depth = Number(argValue(args, "--depth") ?? 100)
   const named = args.filter((a, i) => !a.startsWith("--") && !(i > 0 && args[i - 1]?.startsWith("--")))
-  const selected = named.length > 0 ? named : [...goals]
+  const unknown = named.filter((g) => !isGoal(g))
+  if (unknown.length > 0) {
+    console.log(`unknown goal(s): ${unknown.join(", ")}; the goals are ${goals.join(", ")}`)
+    return 2
+  }
+  const selected = named.length > 0 ? named.filter(isGoal) : [...goals]
   fs.mkdirSync(outDir, { recursive: true })
   let failed = 0
   for (const goal of selected) {
+    const mode = goalModes[goal]
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "smartchain-behaviour-"))
     const dumpFile = path.join(work, "behaviour.json")
     const run = yield* runJava({
@@ -192,7 +225,7 @@ const main = Effect.gen(function* () {
       args: ["-simulate", "-depth", String(depth), "-seed", String(seed), "-workers", "1", "-noTE", "-metadir", path.join(work, "states"),
         "-dumpTrace", "json", dumpFile, "-config", "GenBehaviours.cfg", "GenBehaviours"],
       cwd: conformanceDir,
-      env: { GOAL: goal },
+      env: { GOAL: goal, MODE: mode },
       timeoutMillis: 20 * 60 * 1000
     })
     const reading = readTlcOutput(run.output, run.exitCode)
@@ -200,9 +233,9 @@ const main = Effect.gen(function* () {
       console.log(`${goal}: TLC did not reach the goal (${reading.outcome._tag}) in ${(run.millis / 1000).toFixed(1)}s`)
       failed++
     } else {
-      const source = `TLC -simulate -seed ${seed} -depth ${depth} of conformance/GenBehaviours.tla with GOAL=${goal} (scripts/gen-behaviours.ts)`
+      const source = `TLC -simulate -seed ${seed} -depth ${depth} of conformance/GenBehaviours.tla with GOAL=${goal} MODE=${mode} (scripts/gen-behaviours.ts)`
       const behaviour = yield* Effect.try({
-        try: () => behaviourFromDump(JSON.parse(fs.readFileSync(dumpFile, "utf8")), goal, source, batchMax),
+        try: () => behaviourFromDump(JSON.parse(fs.readFileSync(dumpFile, "utf8")), goal, mode, source, batchMax),
         catch: (e) => (e instanceof DumpShapeError ? e : new DumpShapeError({ reason: String(e) }))
       })
       fs.writeFileSync(path.join(outDir, `${goal}.json`), formatBehaviour(behaviour))

@@ -9,6 +9,14 @@
  *   npx tsx scripts/validate-traces.ts --broken-quorum    every replica runs with q - 1 (the
  *                                                         simulator's test-only switch): the
  *                                                         traces must be REJECTED
+ *   --persistence <modes>  run each seed with the campaign's options (test/sim/campaign.ts:
+ *                         weak, strong or memory mode with crashes, restarts and storage faults)
+ *                         instead of ordering only, keeping the seeds whose mode is listed
+ *                         ("weak,strong", or "all"); the others are skipped
+ *   --traces <dir>        validate the traces already in <dir> (seed-N.ndjson with seed-N.meta.json,
+ *                         as this script writes them; all of them, or those of --seed / --seeds)
+ *   --strict              validate against spec/ exactly as it stands: without the two spec
+ *                         changes conformance/TraceSmartChain.tla assumes (see conformance/README.md)
  *   --trace-dir <dir>     keep the traces there (default: a temporary folder, removed at the end)
  *   --summary <file>      also write the summary as JSON
  *   --timeout <seconds>   per TLC run (default 600)
@@ -24,7 +32,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { OrderingActions, SynchronizationActions } from "../src/core/actions.ts"
+import { OrderingActions, PersistenceActions, SynchronizationActions } from "../src/core/actions.ts"
 import { byzantineQuorum } from "../src/core/quorum.ts"
 import { traceLine } from "../src/services/trace.ts"
 import { optionsForSeed } from "../test/sim/campaign.ts"
@@ -39,7 +47,10 @@ const specDir = path.join(root, "spec")
 export interface TraceRun {
   readonly seed: number
   readonly n: number
+  readonly mode: string
   readonly byzantine: ReadonlyArray<number>
+  /** Replicas whose synced storage the simulator wiped or corrupted: the adversary stands for them. */
+  readonly amnesia: ReadonlyArray<number>
   readonly faults: string
   readonly simulatorViolations: ReadonlyArray<string>
   readonly events: number
@@ -59,38 +70,113 @@ export const byzantineOf = (faults: string): ReadonlyArray<number> => {
     .sort((a, b) => a - b)
 }
 
+/**
+ * Replicas that crash with a wiped or corrupted disk ("crashes=... 2@900ms+120ms(wiped)"): losing
+ * synced storage is a fault beyond the crash model, so trace validation counts them with the
+ * adversary (the simulator draws them only in runs without Byzantine replicas).
+ */
+export const amnesiaOf = (faults: string): ReadonlyArray<number> => {
+  const m = faults.match(/crashes=(.*?)(?: slowDisks=|$)/)
+  if (m === null) return []
+  const ids = new Set<number>()
+  for (const entry of (m[1] ?? "").split(" ")) {
+    if (!/\((wiped|corrupt)\)/.test(entry)) continue
+    const who = entry.split("@")[0] ?? ""
+    if (who === "all") throw new Error(`a full crash with a damaged disk is not expected: ${entry}`)
+    for (const r of who.split(",")) ids.add(Number(r))
+  }
+  return [...ids].sort((a, b) => a - b)
+}
+
+/** Which runs a seed makes: ordering only ("off"), or the campaign's persistence options. */
+export type RunKind = { readonly _tag: "Off" } | { readonly _tag: "Persistence"; readonly modes: ReadonlyArray<string> }
+
+/** The simulator options of a seed for that kind of run; undefined when the seed's mode is not wanted. */
+export const seedOptions = (seed: number, kind: RunKind, transactions: number): SimOptions | undefined => {
+  // The fault plan is drawn before the transactions, so a smaller workload keeps the seed's
+  // faults and shortens the trace.
+  const campaign = optionsForSeed(seed, true)
+  if (kind._tag === "Off") return { ...campaign, mode: "off", transactions }
+  const mode = campaign.mode ?? "weak"
+  return kind.modes.includes("all") || kind.modes.includes(mode) ? { ...campaign, transactions } : undefined
+}
+
 /** Runs one seed and writes its trace and description. */
-export const simulateSeed = (seed: number, dir: string, brokenQuorum: boolean, transactions: number): TraceRun => {
-  // Ordering and leader change only: persistence events and crashes are outside this spec's
-  // matchers. The fault plan is drawn before the transactions, so a smaller workload keeps the
-  // seed's faults and shortens the trace.
-  const options: SimOptions = { ...optionsForSeed(seed, true), mode: "off", transactions }
+export const simulateSeed = (seed: number, dir: string, brokenQuorum: boolean, options: SimOptions): TraceRun => {
   const n = options.n ?? 4
   const result = runSimulation(brokenQuorum ? { ...options, quorumOverrideForTests: byzantineQuorum(n) - 1 } : options)
   const byzantine = byzantineOf(result.faults)
+  const mode = options.mode ?? "weak"
+  // Without persistence the simulator runs no crashes at all.
+  const amnesia = mode === "off" ? [] : amnesiaOf(result.faults).filter((r) => !byzantine.includes(r))
   const traceFile = path.join(dir, `seed-${seed}.ndjson`)
   const metaFile = path.join(dir, `seed-${seed}.meta.json`)
   fs.writeFileSync(traceFile, result.trace.map((r) => traceLine(r) + "\n").join(""))
-  fs.writeFileSync(metaFile, JSON.stringify({ seed, n, byzantine, faults: result.faults }) + "\n")
+  const simulatorViolations = result.violations.map((v) => v.property)
+  fs.writeFileSync(metaFile, JSON.stringify({ seed, n, mode, byzantine, amnesia, faults: result.faults, simulatorViolations }) + "\n")
+  const { events, actions } = countEvents(result.trace.map((r) => r.event), [...byzantine, ...amnesia])
+  return { seed, n, mode, byzantine, amnesia, faults: result.faults, simulatorViolations, events, actions, traceFile, metaFile }
+}
+
+/** The events TraceSmartChain.tla matches (its Kept: the adversary's own events are dropped), by action. */
+const countEvents = (
+  trace: ReadonlyArray<{ readonly action: string; readonly replica: number }>,
+  adversary: ReadonlyArray<number>
+): { readonly events: number; readonly actions: Record<string, number> } => {
   const actions: Record<string, number> = {}
   let events = 0
-  for (const r of result.trace) {
-    if (byzantine.includes(r.event.replica)) continue
+  for (const e of trace) {
+    const own = e.action !== "CrashAll" && e.action !== "AcceptReply"
+    if (own && adversary.includes(e.replica)) continue
     events++
-    actions[r.event.action] = (actions[r.event.action] ?? 0) + 1
+    actions[e.action] = (actions[e.action] ?? 0) + 1
   }
+  return { events, actions }
+}
+
+/** A trace written earlier (seed-N.ndjson and seed-N.meta.json in `dir`), to validate again. */
+export const loadRun = (dir: string, seed: number): TraceRun => {
+  const traceFile = path.join(dir, `seed-${seed}.ndjson`)
+  const metaFile = path.join(dir, `seed-${seed}.meta.json`)
+  const meta = JSON.parse(fs.readFileSync(metaFile, "utf8")) as {
+    readonly n: number
+    readonly mode?: string
+    readonly byzantine: ReadonlyArray<number>
+    readonly amnesia?: ReadonlyArray<number>
+    readonly faults: string
+    readonly simulatorViolations?: ReadonlyArray<string>
+  }
+  const trace = fs
+    .readFileSync(traceFile, "utf8")
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as { readonly action: string; readonly replica: number })
+  const amnesia = meta.amnesia ?? []
+  const { events, actions } = countEvents(trace, [...meta.byzantine, ...amnesia])
   return {
     seed,
-    n,
-    byzantine,
-    faults: result.faults,
-    simulatorViolations: result.violations.map((v) => v.property),
+    n: meta.n,
+    mode: meta.mode ?? "off",
+    byzantine: meta.byzantine,
+    amnesia,
+    faults: meta.faults,
+    simulatorViolations: meta.simulatorViolations ?? [],
     events,
     actions,
     traceFile,
     metaFile
   }
 }
+
+/** The seeds of the traces in `dir`. */
+export const tracedSeeds = (dir: string): ReadonlyArray<number> =>
+  fs
+    .readdirSync(dir)
+    .flatMap((f) => {
+      const m = f.match(/^seed-(\d+)\.meta\.json$/)
+      return m === null ? [] : [Number(m[1])]
+    })
+    .sort((a, b) => a - b)
 
 export type Verdict =
   | { readonly _tag: "Accepted"; readonly events: number }
@@ -116,7 +202,8 @@ export const readVerdict = (output: string): Verdict => {
 export const validateTrace = (
   tools: TlaTools,
   run: TraceRun,
-  timeoutSeconds: number
+  timeoutSeconds: number,
+  strict = false
 ): Effect.Effect<{ readonly verdict: Verdict; readonly millis: number }, Error> =>
   Effect.gen(function* () {
     const metadir = fs.mkdtempSync(path.join(os.tmpdir(), "smartchain-trace-tlc-"))
@@ -126,7 +213,7 @@ export const validateTrace = (
       mainClass: "tlc2.TLC",
       args: ["-workers", "1", "-noTE", "-metadir", metadir, "-config", "TraceSmartChain.cfg", "TraceSmartChain"],
       cwd: conformanceDir,
-      env: { TRACE_FILE: run.traceFile, TRACE_META: run.metaFile },
+      env: { TRACE_FILE: run.traceFile, TRACE_META: run.metaFile, TRACE_STRICT: strict ? "1" : "0" },
       timeoutMillis: timeoutSeconds * 1000
     }).pipe(Effect.ensuring(Effect.sync(() => fs.rmSync(metadir, { recursive: true, force: true }))))
     if (java.timedOut) return { verdict: { _tag: "Error", message: `TLC timed out after ${timeoutSeconds}s` }, millis: java.millis }
@@ -150,6 +237,9 @@ interface Outcome {
 const main = Effect.gen(function* () {
   const args = process.argv.slice(2)
   const brokenQuorum = args.includes("--broken-quorum")
+  const strict = args.includes("--strict")
+  const persistence = argValue(args, "--persistence")
+  const kind: RunKind = persistence === undefined ? { _tag: "Off" } : { _tag: "Persistence", modes: persistence.split(",") }
   const tools = yield* toolsFromEnv(process.env)
   if (Option.isNone(tools)) {
     console.log("validate-traces skipped: TLA2TOOLS_JAR is not set (simulator traces not checked against conformance/TraceSmartChain.tla)")
@@ -167,24 +257,42 @@ const main = Effect.gen(function* () {
   fs.mkdirSync(dir, { recursive: true })
 
   const started = performance.now()
-  console.log(`${brokenQuorum ? "broken quorum (q - 1): " : ""}simulating and validating ${seeds.length} seeds, traces in ${dir}`)
+  // --traces: validate traces written before (no simulation), every one in the folder or the seeds asked for.
+  const tracesDir = argValue(args, "--traces")
+  const asked = single !== undefined || argValue(args, "--seeds") !== undefined
+  const chosen: ReadonlyArray<{ readonly seed: number; readonly make: () => TraceRun }> =
+    tracesDir !== undefined
+      ? tracedSeeds(tracesDir)
+          .filter((seed) => !asked || seeds.includes(seed))
+          .map((seed) => ({ seed, make: () => loadRun(tracesDir, seed) }))
+      : seeds.flatMap((seed) => {
+          const options = seedOptions(seed, kind, transactions)
+          return options === undefined ? [] : [{ seed, make: () => simulateSeed(seed, dir, brokenQuorum, options) }]
+        })
+  const what = `${kind._tag === "Off" ? "ordering only" : `persistence modes ${kind.modes.join(",")}`}${strict ? ", strict (spec/ as it stands)" : ""}`
+  console.log(
+    tracesDir !== undefined
+      ? `validating ${chosen.length} traces from ${tracesDir}${strict ? ", strict (spec/ as it stands)" : ""}`
+      : `${brokenQuorum ? "broken quorum (q - 1): " : ""}${what}: simulating and validating ${chosen.length} of seeds ${seeds[0]}..${seeds[seeds.length - 1]}, traces in ${dir}`
+  )
   const outcomes: Array<Outcome> = []
   yield* Effect.forEach(
-    seeds,
-    (seed) =>
+    chosen,
+    ({ seed, make }) =>
       Effect.gen(function* () {
-        const run = simulateSeed(seed, dir, brokenQuorum, transactions)
-        const { verdict, millis } = yield* validateTrace(tools.value, run, timeoutSeconds)
+        const run = make()
+        const { verdict, millis } = yield* validateTrace(tools.value, run, timeoutSeconds, strict)
         outcomes.push({ run, verdict, millis })
         const sim = run.simulatorViolations.length === 0 ? "sim ok" : `sim: ${[...new Set(run.simulatorViolations)].join(",")}`
-        const what =
+        const verdictText =
           verdict._tag === "Accepted"
             ? "accepted"
             : verdict._tag === "Rejected"
               ? `REJECTED at event ${verdict.index} (seq ${verdict.seq}): ${verdict.event.slice(0, 160)}`
               : `ERROR ${verdict.message}`
+        const adversary = `byzantine=[${run.byzantine.join(",")}]${run.amnesia.length > 0 ? ` amnesia=[${run.amnesia.join(",")}]` : ""}`
         console.log(
-          `[${outcomes.length}/${seeds.length}] seed ${seed} n=${run.n} byzantine=[${run.byzantine.join(",")}] ${run.events} events, ${sim}, TLC ${(millis / 1000).toFixed(1)}s: ${what}`
+          `[${outcomes.length}/${chosen.length}] seed ${seed} ${run.mode} n=${run.n} ${adversary} ${run.events} events, ${sim}, TLC ${(millis / 1000).toFixed(1)}s: ${verdictText}`
         )
       }),
     { concurrency: jobs, discard: true }
@@ -198,15 +306,20 @@ const main = Effect.gen(function* () {
   const covered: Record<string, number> = {}
   for (const o of accepted) for (const [a, k] of Object.entries(o.run.actions)) covered[a] = (covered[a] ?? 0) + k
   const leaderChanges = accepted.filter((o) => (o.run.actions["StopData"] ?? 0) > 0).length
-  const required = [...OrderingActions, ...SynchronizationActions]
+  const required: ReadonlyArray<string> = [...OrderingActions, ...SynchronizationActions]
   const missing = required.filter((a) => covered[a] === undefined)
   const tlcSeconds = outcomes.reduce((s, o) => s + o.millis, 0) / 1000
 
   console.log("")
-  console.log(`seeds ${seeds[0]}..${seeds[seeds.length - 1]}: ${outcomes.length} traces, ${outcomes.reduce((s, o) => s + o.run.events, 0)} events`)
+  const done = outcomes.map((o) => o.run.seed)
+  console.log(`seeds ${done[0] ?? "-"}..${done[done.length - 1] ?? "-"}: ${outcomes.length} traces, ${outcomes.reduce((s, o) => s + o.run.events, 0)} events`)
   console.log(`accepted ${accepted.length} (${accepted.reduce((s, o) => s + o.run.events, 0)} events, ${leaderChanges} with a leader change), rejected ${rejected.length}, errors ${errors.length}`)
   console.log(`actions in accepted traces: ${Object.entries(covered).sort(([a], [b]) => a.localeCompare(b)).map(([a, k]) => `${a} ${k}`).join(", ")}`)
   if (!brokenQuorum) console.log(missing.length === 0 ? "every Ordering and Synchronization action is covered" : `NOT covered: ${missing.join(", ")}`)
+  if (kind._tag === "Persistence") {
+    const absent = PersistenceActions.filter((a) => covered[a] === undefined)
+    console.log(absent.length === 0 ? "every Persistence action is covered" : `Persistence actions in no accepted trace: ${absent.join(", ")}`)
+  }
   console.log(`TLC time ${tlcSeconds.toFixed(1)}s, wall time ${seconds.toFixed(1)}s`)
   for (const o of [...rejected, ...errors]) {
     const v = o.verdict
@@ -223,9 +336,11 @@ const main = Effect.gen(function* () {
   if (summaryFile !== undefined) {
     const summary = {
       brokenQuorum,
-      seeds: { from: seeds[0], to: seeds[seeds.length - 1], count: seeds.length },
+      runs: what,
+      seeds: { from: done[0], to: done[done.length - 1], count: done.length },
       events: outcomes.reduce((s, o) => s + o.run.events, 0),
       accepted: accepted.map((o) => o.run.seed),
+      modes: Object.fromEntries([...new Set(outcomes.map((o) => o.run.mode))].map((m) => [m, outcomes.filter((o) => o.run.mode === m).map((o) => o.run.seed)])),
       rejected: rejected.map((o) => ({ seed: o.run.seed, simulator: o.run.simulatorViolations, verdict: o.verdict })),
       errors: errors.map((o) => ({ seed: o.run.seed, verdict: o.verdict })),
       leaderChanges,
@@ -249,10 +364,12 @@ const main = Effect.gen(function* () {
   return rejected.length === 0 && errors.length === 0 && missing.length === 0 ? 0 : 1
 })
 
-Effect.runPromise(main).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    console.error(e)
-    process.exit(2)
-  }
-)
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  Effect.runPromise(main).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      console.error(e)
+      process.exit(2)
+    }
+  )
+}

@@ -6,10 +6,11 @@
 (* Storage: a replica writes its decided blocks in order (PersistBlock)    *)
 (* and syncs them (SyncBlocks, group commit: every written block at once). *)
 (* A crash loses whatever was not synced: the chain falls back to the      *)
-(* synced blocks, the write sets are lost, and in memory mode the vote log *)
-(* and the regency too (memory mode syncs nothing of the consensus state). *)
-(* In weak and strong mode the vote log (vote) and the regency are synced  *)
-(* before the ACCEPT or STOPDATA that depends on them is sent.             *)
+(* synced blocks, and in memory mode the vote log, the write sets and the  *)
+(* regency are lost too (memory mode syncs nothing of the consensus        *)
+(* state).  In weak and strong mode the vote log (vote), the write sets    *)
+(* (wset) and the regency are synced before the WRITE, ACCEPT or STOPDATA  *)
+(* that depends on them is sent.                                           *)
 (*                                                                         *)
 (* Replies (section 4):                                                    *)
 (*   memory  after execute;        client: q matching replies              *)
@@ -134,18 +135,24 @@ CrashedChain(r) == Prefix(chain[r], dur[r])
 EmptyWset == [c \in Cids1 |-> {}]
 EmptyVotes == [c \in Cids1 |-> NoVote]
 
-(* r crashes: it loses unsynced blocks and its volatile consensus state. *)
+(* r crashes: it loses unsynced blocks and, in memory mode, its consensus *)
+(* state.  In weak and strong mode the consensus record keeps the regency, *)
+(* the vote and the write set of the open instance: WRITE, ACCEPT and      *)
+(* STOPDATA leave only once the record saying so is synced.  The write set *)
+(* matters for liveness: a value a correct replica accepted was written by *)
+(* q members, and after a full crash f + 1 of their write sets must still  *)
+(* report it, or the next leader can neither bind it nor choose freely.    *)
 Crash(r) ==
     /\ Correct(r) /\ up[r] /\ ~left[r]
     /\ crashes < MaxCrashes
     /\ up' = [up EXCEPT ![r] = FALSE]
     /\ chain' = [chain EXCEPT ![r] = CrashedChain(r)]
     /\ wrote' = [wrote EXCEPT ![r] = dur[r]]
-    /\ wset' = [wset EXCEPT ![r] = EmptyWset]
     /\ IF Mode = "memory"
        THEN /\ vote' = [vote EXCEPT ![r] = EmptyVotes]
+            /\ wset' = [wset EXCEPT ![r] = EmptyWset]
             /\ reg' = [reg EXCEPT ![r] = 0]
-       ELSE UNCHANGED <<vote, reg>>
+       ELSE UNCHANGED <<vote, wset, reg>>
     /\ crashes' = crashes + 1
     /\ UNCHANGED <<submitted, decided, active, dur, certH, ckpt, accepted, reconfigVars, networkVars>>
 
@@ -157,11 +164,11 @@ CrashAll ==
     /\ up' = [r \in Replicas |-> IF r \in D THEN FALSE ELSE up[r]]
     /\ chain' = [r \in Replicas |-> IF r \in D THEN CrashedChain(r) ELSE chain[r]]
     /\ wrote' = [r \in Replicas |-> IF r \in D THEN dur[r] ELSE wrote[r]]
-    /\ wset' = [r \in Replicas |-> IF r \in D THEN EmptyWset ELSE wset[r]]
     /\ IF Mode = "memory"
        THEN /\ vote' = [r \in Replicas |-> IF r \in D THEN EmptyVotes ELSE vote[r]]
+            /\ wset' = [r \in Replicas |-> IF r \in D THEN EmptyWset ELSE wset[r]]
             /\ reg' = [r \in Replicas |-> IF r \in D THEN 0 ELSE reg[r]]
-       ELSE UNCHANGED <<vote, reg>>
+       ELSE UNCHANGED <<vote, wset, reg>>
     /\ crashes' = crashes + 1
     /\ UNCHANGED <<submitted, decided, active, dur, certH, ckpt, accepted, reconfigVars, networkVars>>
 

@@ -2,20 +2,28 @@
  * The client library's transport over the replicas' HTTP APIs (src/client/transport.ts).
  *
  * `send(to, tx)` posts the transaction to member `to` (POST /tx), then long-polls that member
- * for its result (GET /tx/:client/:seq?waitMs=...) in a fiber of the transport's scope; when the
- * member answers, its reply { viewId, client, seq, height, result } goes on the reply stream,
- * marked as from `to`. The member is the one whose configured URL answered, which is what the
- * acceptance rule counts on (one reply per member). A long poll that ends without the result is
- * dropped: the client library resends after its timeout, which starts a new one.
+ * for its result (GET /tx/:client/:seq?waitMs=...) in a fiber of the transport's scope. A member
+ * answers once it released the reply by its persistence mode's rule; its reply goes on the reply
+ * stream, marked as from `to`:
+ *
+ *  - a plain reply { viewId, client, seq, height, result }: the member is the one whose
+ *    configured URL answered, which is what the acceptance rule counts on (one reply per member);
+ *  - in strong mode, when the answer carries the block's certificate, the certified reply built
+ *    from it (header, certificate, Merkle paths of the transaction and its result): it proves
+ *    itself to the client library, which checks it against the view it trusts.
+ *
+ * A long poll that ends without the result is dropped: the client library resends after its
+ * timeout, which starts a new one.
  */
 import { Effect, Either, Queue, Schema, Stream } from "effect"
 import type { Scope } from "effect"
 import { toHex } from "../chain/bytes.ts"
 import { U64FromDecimal } from "../chain/genesis-json.ts"
+import type { ClientReply } from "../chain/reply.ts"
 import type { ReplicaId, Transaction } from "../chain/types.ts"
 import type { ClientTransport, ReplyFrom } from "../client/transport.ts"
 import { ClientSendError } from "../client/transport.ts"
-import { transactionJson } from "./json.ts"
+import { CertificateJson, HeaderJson, MerklePathJson, transactionJson } from "./json.ts"
 
 /** Default wait of one long poll, in milliseconds. */
 export const longPollMsDefault = 10_000
@@ -29,6 +37,16 @@ export interface HttpClientTransportOptions {
 
 const Hex = Schema.String.pipe(Schema.pattern(/^(?:[0-9a-f]{2})*$/))
 const TxAnswer = Schema.Struct({ height: U64FromDecimal, result: Hex })
+const U32 = Schema.Number.pipe(Schema.int(), Schema.between(0, 0xffff_ffff))
+const CertifiedAnswer = Schema.Struct({
+  index: U32,
+  leafCount: U32,
+  resultLeafCount: U32,
+  header: HeaderJson,
+  certificate: CertificateJson,
+  txPath: MerklePathJson,
+  resultPath: MerklePathJson
+})
 
 /** Counters of the HTTP transport. */
 export interface HttpClientTransportMetrics {
@@ -36,6 +54,8 @@ export interface HttpClientTransportMetrics {
   postFailures: number
   polls: number
   replies: number
+  /** Replies that carried a certificate and went out as certified replies. */
+  certified: number
 }
 
 export const makeHttpClientTransport = (
@@ -45,8 +65,31 @@ export const makeHttpClientTransport = (
     const queue = yield* Effect.acquireRelease(Queue.unbounded<ReplyFrom>(), Queue.shutdown)
     const scope = yield* Effect.scope
     const waitMs = options.longPollMs ?? longPollMsDefault
-    const metrics: HttpClientTransportMetrics = { posts: 0, postFailures: 0, polls: 0, replies: 0 }
+    const metrics: HttpClientTransportMetrics = { posts: 0, postFailures: 0, polls: 0, replies: 0, certified: 0 }
     const decodeAnswer = Schema.decodeUnknownEither(TxAnswer)
+    const decodeCertified = Schema.decodeUnknownEither(CertifiedAnswer)
+
+    /** The reply an answer stands for: certified when it carries a well-formed certificate. */
+    const replyOf = (tx: Transaction, json: unknown, height: bigint, result: Uint8Array): ClientReply => {
+      const certified = decodeCertified(json)
+      if (Either.isRight(certified)) {
+        const c = certified.right
+        metrics.certified++
+        return {
+          _tag: "CertifiedReply",
+          header: c.header,
+          certificate: c.certificate,
+          transaction: tx,
+          index: c.index,
+          txCount: c.leafCount,
+          resultLeafCount: c.resultLeafCount,
+          result,
+          txPath: c.txPath,
+          resultPath: c.resultPath
+        }
+      }
+      return { _tag: "Reply", viewId: options.viewId, client: tx.client, seq: tx.seq, height, result }
+    }
 
     const poll = (to: ReplicaId, base: string, tx: Transaction) =>
       Effect.tryPromise({
@@ -61,11 +104,8 @@ export const makeHttpClientTransport = (
           const answer = json === undefined ? undefined : decodeAnswer(json)
           if (answer === undefined || Either.isLeft(answer)) return Effect.void
           metrics.replies++
-          const result = Buffer.from(answer.right.result, "hex")
-          return Queue.offer(queue, {
-            from: to,
-            reply: { _tag: "Reply", viewId: options.viewId, client: tx.client, seq: tx.seq, height: answer.right.height, result: new Uint8Array(result) }
-          })
+          const result = new Uint8Array(Buffer.from(answer.right.result, "hex"))
+          return Queue.offer(queue, { from: to, reply: replyOf(tx, json, answer.right.height, result) })
         }),
         Effect.ignore
       )

@@ -118,3 +118,31 @@ export const parseU64 = (s: string): bigint | undefined => {
 
 /** A 32-byte key as 64 lowercase hex digits, or undefined. */
 export const parseKeyHex = (s: string): Uint8Array | undefined => (/^[0-9a-f]{64}$/.test(s) ? fromHex(s) : undefined)
+
+const hash32 = hexBytes(32, 32)
+const signature64 = hexBytes(64, 64)
+
+/** A block header as `headerJson` writes it. */
+export const HeaderJson = Schema.Struct({
+  height: U64FromDecimal,
+  viewId: U64FromDecimal,
+  prevHash: hash32,
+  txRoot: hash32,
+  resultsRoot: hash32,
+  decisionHash: hash32,
+  lastCheckpointHeight: U64FromDecimal,
+  lastReconfigHeight: U64FromDecimal,
+  viewHash: hash32,
+  stateHash: hash32
+})
+
+/** A certificate as `certificateJson` writes it. */
+export const CertificateJson = Schema.Struct({
+  viewId: U64FromDecimal,
+  height: U64FromDecimal,
+  headerHash: hash32,
+  commits: Schema.Array(Schema.Struct({ replica: Schema.Number.pipe(Schema.int(), Schema.between(0, 0xffff_ffff)), signature: signature64 }))
+})
+
+/** A Merkle path: sibling hashes as hex, at most 32 of them. */
+export const MerklePathJson = Schema.Array(hash32).pipe(Schema.maxItems(32))

@@ -1,13 +1,17 @@
 /**
  * The HTTP JSON API of one replica (node:http), and its Prometheus endpoint.
  *
- *   GET  /status                 chain id, replica, mode, height, durable height, regency, view, leader, peers
+ *   GET  /status                 chain id, replica, mode, height, durable, certified and released heights,
+ *                                regency, view, leader, peers
  *   GET  /view                   the current view record, n, f, quorum, leader
  *   GET  /blocks/:height         a block: header, header hash, transactions, results, decision proof, certificate
  *   GET  /tx/:client/:seq        where a transaction landed, its result, Merkle paths to txRoot and
  *                                resultsRoot, the block header and its certificate when there is one;
- *                                with ?waitMs=N it waits up to N ms for the transaction to be decided
+ *                                answered once the replica released the reply by its persistence
+ *                                mode's rule; with ?waitMs=N it waits up to N ms for that
  *   POST /tx                     submit a signed transaction { client, seq, op, signature } (hex, seq decimal)
+ *   POST /txs                    submit many binary-encoded transactions; their replies stream back as
+ *                                they are released (./batch.ts)
  *   GET  /metrics                Prometheus exposition (prom-client)
  *
  * Every error is JSON `{ "error": Tag, "message": text }` with a 4xx or 5xx status, and is counted
@@ -22,9 +26,10 @@ import type { ChainCrypto } from "../chain/crypto.ts"
 import { transactionEncodedSize, txSigningBytes } from "../chain/encoding.ts"
 import { headerHash, txHash } from "../chain/hash.ts"
 import type { Limits, PersistenceMode, Transaction, ViewRecord } from "../chain/types.ts"
-import type { ChainView } from "../node/ledger.ts"
+import type { ChainView } from "../node/chain.ts"
 import type { NodeMetrics } from "../node/metrics.ts"
 import { ListenFailed } from "../net/errors.ts"
+import { handleBatch } from "./batch.ts"
 import { blockJson, certificateJson, decodeTransactionJson, headerJson, parseKeyHex, parseU64, viewJson } from "./json.ts"
 
 /** Longest wait a GET /tx may ask for with ?waitMs=, in milliseconds. */
@@ -115,7 +120,7 @@ export const handleRequest = async (ctx: ApiContext, req: http.IncomingMessage):
   const method = req.method ?? "GET"
   const route = parts[0] ?? ""
   const known = ["status", "view", "blocks", "tx", "metrics"]
-  if (!known.includes(route)) return new ApiError(404, "NotFound", `no route ${url.pathname}; see GET /status, /view, /blocks/:height, /tx/:client/:seq, POST /tx, GET /metrics`)
+  if (!known.includes(route)) return new ApiError(404, "NotFound", `no route ${url.pathname}; see GET /status, /view, /blocks/:height, /tx/:client/:seq, POST /tx, POST /txs, GET /metrics`)
   ctx.metrics.countRequest(routeOf(method, parts))
   const allow = (methods: ReadonlyArray<string>) =>
     methods.includes(method) ? undefined : new ApiError(405, "MethodNotAllowed", `${method} ${url.pathname}: use ${methods.join(" or ")}`)
@@ -131,6 +136,8 @@ export const handleRequest = async (ctx: ApiContext, req: http.IncomingMessage):
         mode: ctx.mode,
         height: ctx.chain.height(),
         durableHeight: ctx.chain.durableHeight(),
+        certifiedHeight: ctx.chain.certifiedHeight(),
+        releasedHeight: ctx.chain.releasedHeight(),
         lastDecidedCid: s.lastDecidedCid,
         regency: s.regency,
         view: ctx.view().id,
@@ -159,7 +166,8 @@ export const handleRequest = async (ctx: ApiContext, req: http.IncomingMessage):
       const block = await Effect.runPromise(ctx.chain.block(height))
       if (block === undefined)
         return new ApiError(404, "BlockNotFound", `no block ${height} here (height is ${ctx.chain.height()})`)
-      return ok(blockJson(block, headerHash(ctx.crypto, block.header), ctx.chain.certificate(height)))
+      const certificate = await Effect.runPromise(ctx.chain.certificate(height))
+      return ok(blockJson(block, headerHash(ctx.crypto, block.header), certificate))
     }
     case "tx": {
       if (method === "POST") {
@@ -179,7 +187,7 @@ export const handleRequest = async (ctx: ApiContext, req: http.IncomingMessage):
         return new ApiError(400, "BadWait", `waitMs must be an integer from 0 to ${longPollMsMax}, got "${waitParam}"`)
       if (waitMs > 0) await Effect.runPromise(ctx.chain.waitFor(client, seq, waitMs))
       const ev = await Effect.runPromise(ctx.chain.evidence(client, seq))
-      if (ev === undefined) return new ApiError(404, "TransactionNotFound", `no decided transaction ${parts[1]}/${seq} here`)
+      if (ev === undefined) return new ApiError(404, "TransactionNotFound", `no transaction ${parts[1]}/${seq} with a released reply here`)
       const height = ev.block.header.height
       return ok({
         client: toHex(client),
@@ -187,12 +195,14 @@ export const handleRequest = async (ctx: ApiContext, req: http.IncomingMessage):
         height: height.toString(),
         index: ev.index,
         durable: ctx.mode !== "memory" && height <= ctx.chain.durableHeight(),
+        certified: ev.certificate !== undefined,
         txHash: toHex(ev.txHash),
         result: toHex(ev.result),
         resultText: ctx.chain.describeResult(ev.result),
         header: headerJson(ev.block.header),
         headerHash: toHex(headerHash(ctx.crypto, ev.block.header)),
         leafCount: ev.block.transactions.length,
+        resultLeafCount: ev.resultLeafCount,
         txPath: ev.txPath.map(toHex),
         resultPath: ev.resultPath.map(toHex),
         certificate: ev.certificate === undefined ? null : certificateJson(ev.certificate)
@@ -235,6 +245,28 @@ export const startApiServer = (ctx: ApiContext, listen: { readonly host: string;
   Effect.acquireRelease(
     Effect.async<ApiServer, ListenFailed>((resume) => {
       const server = http.createServer((req, res) => {
+        const url = new URL(req.url ?? "/", "http://localhost")
+        if (url.pathname === "/txs") {
+          // POST /txs streams its own response (./batch.ts); only a refusal of the whole request comes back here.
+          ctx.metrics.countRequest(`${req.method ?? "GET"} /txs`)
+          handleBatch(ctx, req, res, url).then(
+            (refusal) => {
+              if (refusal === undefined) return
+              ctx.metrics.countApiRejected(refusal.tag)
+              res.writeHead(refusal.status, { "content-type": "application/json" })
+              res.end(stringify({ error: refusal.tag, message: refusal.message }))
+            },
+            (e: unknown) => {
+              ctx.metrics.countApiRejected("InternalError")
+              if (res.headersSent) res.destroy()
+              else {
+                res.writeHead(500, { "content-type": "application/json" })
+                res.end(stringify({ error: "InternalError", message: e instanceof Error ? e.message : String(e) }))
+              }
+            }
+          )
+          return
+        }
         handleRequest(ctx, req).then(
           (r) => {
             if (r instanceof ApiError) {

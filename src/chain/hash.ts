@@ -52,16 +52,30 @@ const hashEncoded = <A>(crypto: ChainCrypto, prefix: Uint8Array, codec: Codec<A>
   return crypto.sha256(w.peek())
 }
 
-export const txHash = (crypto: ChainCrypto, tx: Transaction): Uint8Array => hashEncoded(crypto, txTag, transactionCodec, tx)
+/**
+ * Hashes already computed, per crypto implementation and transaction object: a replica hashes each
+ * transaction of a batch when it writes the batch, again when it builds the block, and the
+ * application once more to name outputs. Transactions are immutable values, so the object is a
+ * sound key; entries go with the transaction.
+ */
+const txHashes = new WeakMap<ChainCrypto, WeakMap<Transaction, Uint8Array>>()
+
+/** The transaction's hash (a fresh array each call: callers may keep or change it). */
+export const txHash = (crypto: ChainCrypto, tx: Transaction): Uint8Array => {
+  let known = txHashes.get(crypto)
+  if (known === undefined) txHashes.set(crypto, (known = new WeakMap()))
+  let hash = known.get(tx)
+  if (hash === undefined) known.set(tx, (hash = hashEncoded(crypto, txTag, transactionCodec, tx)))
+  return hash.slice()
+}
 
 /** Hash of one transaction result: the result bytes as they are, after the tag. */
 export const resultHash = (crypto: ChainCrypto, result: Uint8Array): Uint8Array => taggedHash(crypto, resultTag, result)
 
 /** Merkle root over the transaction hashes: a batch's hash, which is also the block's txRoot. */
 export const batchHash = (crypto: ChainCrypto, txs: ReadonlyArray<Transaction>): Uint8Array => {
-  const w = new Writer(1024)
   const leaves = new Array<Uint8Array>(txs.length)
-  for (let i = 0; i < txs.length; i++) leaves[i] = hashEncoded(crypto, txTag, transactionCodec, txs[i] as Transaction, w)
+  for (let i = 0; i < txs.length; i++) leaves[i] = txHash(crypto, txs[i] as Transaction)
   return merkleRoot(crypto, leaves)
 }
 

@@ -21,7 +21,14 @@ export const benchCommand = Command.make(
     basePort: Options.integer("base-port").pipe(
       Options.withDescription("replica i listens on base + i for replicas and on base + 4 + i for HTTP"),
       Options.withDefault(7400)
-    )
+    ),
+    api: Options.text("api").pipe(
+      Options.withDescription(
+        "how clients reach the replicas: batch (one POST /txs per member and event-loop turn, replies streamed back) or tx (POST /tx and a long-polling GET /tx per transaction and member)"
+      ),
+      Options.withDefault("batch")
+    ),
+    proofs: Options.boolean("proofs").pipe(Options.withDescription("with --api batch: ask for certified replies (header, certificate, Merkle paths) instead of plain ones"))
   },
   (raw) =>
     Effect.gen(function* () {

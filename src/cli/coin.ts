@@ -64,7 +64,7 @@ export interface CoinNetwork {
   readonly view: ViewRecord
   /** The API URL of each replica that answered. */
   readonly urls: ReadonlyMap<ReplicaId, string>
-  /** The replica with the highest chain, and that height. */
+  /** The replica with the highest chain it serves (durable blocks; executed ones in memory mode), and that height. */
   readonly tallest: { readonly replica: ReplicaId; readonly url: string; readonly height: bigint }
 }
 
@@ -97,8 +97,10 @@ export const connect = (urls: ReadonlyArray<string>): Effect.Effect<CoinNetwork,
     const view = yield* Effect.mapError(Schema.decodeUnknown(ViewRecordJson)(viewJson), (e) => new CoinError({ reason: `${first.url}/view: ${e.message}` }))
     const byReplica = new Map<ReplicaId, string>()
     for (const a of answering) byReplica.set(a.status.replica, a.url)
-    let tallest = { replica: first.status.replica, url: first.url, height: BigInt(first.status.height) }
-    for (const a of answering) if (BigInt(a.status.height) > tallest.height) tallest = { replica: a.status.replica, url: a.url, height: BigInt(a.status.height) }
+    // A replica serves its blocks up to its durable height (its executed height in memory mode).
+    const readable = (s: (typeof answering)[number]["status"]) => BigInt(mode === "memory" ? s.height : s.durableHeight)
+    let tallest = { replica: first.status.replica, url: first.url, height: readable(first.status) }
+    for (const a of answering) if (readable(a.status) > tallest.height) tallest = { replica: a.status.replica, url: a.url, height: readable(a.status) }
     return { chainId: first.status.chainId, mode, view, urls: byReplica, tallest }
   })
 

@@ -33,6 +33,8 @@ import type { ClientTransport, ReplyFrom } from "./transport.ts"
 export interface ClientCrypto extends ChainCrypto {
   /** The Ed25519 signature of `message` by the 32-byte secret seed. */
   readonly sign: (secret32: Uint8Array, message: Uint8Array) => Uint8Array
+  /** `sign` bound to one seed, prepared once (the Crypto service has it); used when present. */
+  readonly signer?: (secret32: Uint8Array) => (message: Uint8Array) => Uint8Array
 }
 
 export interface ClientKey {
@@ -171,12 +173,14 @@ export const makeClient = (config: ClientConfig, transport: ClientTransport): Ef
       const offered = w.collector.offer(from, reply)
       return offered._tag === "Accepted" ? Deferred.succeed(w.done, offered.accepted) : Effect.void
     }
-    yield* Effect.forkScoped(Stream.runForEach(transport.replies, route))
+    // By chunk: a stream step per reply would cost more than routing the reply.
+    yield* Effect.forkScoped(Stream.runForEachChunk(transport.replies, (chunk) => Effect.forEach(chunk, route, { discard: true })))
 
+    const signBytes = crypto.signer?.(key.secret) ?? ((message: Uint8Array) => crypto.sign(key.secret, message))
     const sign = (op: Uint8Array): Effect.Effect<Transaction> =>
       Effect.map(
         Ref.getAndUpdate(nextSeq, (s) => s + 1n),
-        (seq) => ({ client: key.publicKey, seq, op, signature: crypto.sign(key.secret, txSigningBytes(chainId, { client: key.publicKey, seq, op })) })
+        (seq) => ({ client: key.publicKey, seq, op, signature: signBytes(txSigningBytes(chainId, { client: key.publicKey, seq, op })) })
       )
 
     const sendToAll = (tx: Transaction): Effect.Effect<void> =>

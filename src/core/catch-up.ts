@@ -7,6 +7,7 @@
 import { toHex } from "../chain/bytes.ts"
 import type { DecisionProof, StopData, Transaction } from "../chain/types.ts"
 import { completeInstance } from "../ordering/decide.ts"
+import { viewIdForCid } from "../reconfiguration/core-views.ts"
 import { assert } from "./assert.ts"
 import type { Emitter } from "./emitter.ts"
 import type { ReplicaState } from "./state.ts"
@@ -27,8 +28,9 @@ export const membersAhead = (state: ReplicaState): number => {
   return ahead
 }
 
+/** The fetched instance is the open one, decided by the view that orders it (src/reconfiguration/core-views.ts). */
 export const canAdopt = (state: ReplicaState, proof: DecisionProof): boolean =>
-  proof.cid === state.instance.cid && proof.viewId === state.config.view.id
+  proof.cid === state.instance.cid && proof.viewId === viewIdForCid(state, proof.cid)
 
 /**
  * Where a decided instance taken without its ACCEPTs came from: a peer, a STOPDATA (held or in a

@@ -6,6 +6,7 @@
 import type { ChainCrypto } from "../chain/crypto.ts"
 import type { Limits, ReplicaId, ViewRecord } from "../chain/types.ts"
 import type { PersistenceConfig } from "../persistence/state.ts"
+import type { ReconfigSetup } from "../reconfiguration/core-views.ts"
 import { assert } from "./assert.ts"
 import { byzantineQuorum, faultsTolerated, weakQuorum } from "./quorum.ts"
 
@@ -36,6 +37,11 @@ export interface ReplicaConfig {
    * as the ordering-only tests and the replay of spec behaviours use it.
    */
   readonly persistence: PersistenceConfig | undefined
+  /**
+   * Reconfiguration (src/reconfiguration/core-views.ts): when present, executed blocks may change
+   * the membership and the replica switches views; when absent the membership is fixed.
+   */
+  readonly reconfig: ReconfigSetup | undefined
 }
 
 export interface ConfigInput {
@@ -52,6 +58,8 @@ export interface ConfigInput {
   readonly quorumOverrideForTests?: number
   /** Build blocks from decisions and make them durable by this configuration. */
   readonly persistence?: PersistenceConfig
+  /** Follow membership changes (needs `persistence`: views change by executed blocks). */
+  readonly reconfig?: ReconfigSetup
 }
 
 export const makeConfig = (input: ConfigInput): ReplicaConfig => {
@@ -77,7 +85,30 @@ export const makeConfig = (input: ConfigInput): ReplicaConfig => {
     signer: input.signer,
     retransmitMs: Math.max(1, Math.floor(input.limits.requestTimeoutMs / 2)),
     behindGraceMs: Math.max(1, Math.floor(input.limits.requestTimeoutMs / 4)),
-    persistence: input.persistence
+    persistence: input.persistence,
+    reconfig: input.reconfig
+  }
+}
+
+/**
+ * The configuration of the same replica in another view (InstallView): its id there, the view's
+ * n, f and quorums, the signer of its key for that view, and the view hash its blocks carry.
+ */
+export const configForView = (config: ReplicaConfig, view: ViewRecord, viewHash: Uint8Array, self: ReplicaId, signer: Signer): ReplicaConfig => {
+  const n = view.members.length
+  assert(n > 0 && n === view.n && faultsTolerated(n) === view.f, "a view record's n and f match its members")
+  assert(view.members.some((m) => m.replica === self), "the replica is a member of the view it installs")
+  const f = faultsTolerated(n)
+  return {
+    ...config,
+    self,
+    view,
+    n,
+    f,
+    quorum: byzantineQuorum(n, f),
+    weakQuorum: weakQuorum(f),
+    signer,
+    persistence: config.persistence === undefined ? undefined : { ...config.persistence, viewHash }
   }
 }
 

@@ -14,7 +14,8 @@ export class Emitter {
   /** Messages to handle after the current transition: its own, and buffered ones replayed. */
   readonly inbox: Array<{ readonly from: ReplicaId; readonly message: ConsensusMessage }> = []
 
-  constructor(readonly config: ReplicaConfig) {}
+  /** `config` is replaced when the replica installs a new view in the middle of a step. */
+  constructor(public config: ReplicaConfig) {}
 
   /** Send to one member; a message to itself is delivered locally. */
   send(to: ReplicaId, message: ConsensusMessage): void {

@@ -2,7 +2,7 @@
  * What goes into `step` and what comes out. Inputs are already verified (signatures, proofs,
  * batch hashes) by the Verifier service; outputs are data that the shell interprets in order.
  */
-import type { Block, Certificate, ConsensusMessage, DecisionProof, ReplicaId, Transaction } from "../chain/types.ts"
+import type { Block, Certificate, ConsensusMessage, DecisionProof, ReplicaId, Transaction, ViewRecord } from "../chain/types.ts"
 import type { ActionName } from "./actions.ts"
 
 /** A consensus message from a member of the view, its signatures checked. */
@@ -92,10 +92,20 @@ export interface RequestStateOutput {
   readonly fromCid: bigint
 }
 
-/** Write a block to storage (not yet durable): PersistBlock. */
+/** The application state after a checkpoint block: its hash (the header's stateHash) and snapshot. */
+export interface CheckpointSnapshot {
+  readonly stateHash: Uint8Array
+  readonly bytes: Uint8Array
+}
+
+/**
+ * Write a block to storage (not yet durable): PersistBlock. A checkpoint block comes with the
+ * snapshot of the state after it, staged together with the block (one sync makes both durable).
+ */
 export interface WriteBlockOutput {
   readonly _tag: "WriteBlock"
   readonly block: Block
+  readonly snapshot?: CheckpointSnapshot
 }
 
 /** Write a block's certificate to storage (not yet durable). */
@@ -144,6 +154,8 @@ export interface ShareDecidedOutput {
 export interface RewriteBlockOutput {
   readonly _tag: "RewriteBlock"
   readonly block: Block
+  /** The checkpoint snapshot, when the block is a checkpoint block (cutting storage removed it). */
+  readonly snapshot?: CheckpointSnapshot
 }
 
 /** The result of a client's transaction, released by the persistence mode's rule (ReleaseReply). */
@@ -156,6 +168,37 @@ export interface ReplyOutput {
   /** Position of the transaction in its block. */
   readonly index: number
   readonly result: Uint8Array
+}
+
+/**
+ * Reconfiguration (src/reconfiguration/core-views.ts): a membership change is decided and this
+ * replica continues into view `nextViewId`. The shell makes a fresh view key for that view,
+ * stores it in its own file, and submits ROTATE signed by the identity key and the current view
+ * key (src/reconfiguration/rotate.ts), which also gives the Rotate trace event.
+ */
+export interface RotateKeyOutput {
+  readonly _tag: "RotateKey"
+  readonly nextViewId: bigint
+}
+
+/**
+ * EraseKeys: erase the private view keys of these views (overwrite, sync, unlink:
+ * src/services/view-keys.ts). Keys already gone are no error: a restart may ask again.
+ */
+export interface EraseViewKeysOutput {
+  readonly _tag: "EraseViewKeys"
+  readonly views: ReadonlyArray<bigint>
+}
+
+/**
+ * InstallView performed: the replica now runs in `view` as member `self` (its peers, its
+ * Verifier's keys and quorum change with it), or, when `left`, it has left and stops.
+ */
+export interface ViewInstalledOutput {
+  readonly _tag: "ViewInstalled"
+  readonly view: ViewRecord
+  readonly self: ReplicaId
+  readonly left: boolean
 }
 
 /** One spec action performed: the trace event (see conformance/TRACE.md). */
@@ -179,6 +222,9 @@ export type Output =
   | ReplyOutput
   | ShareDecidedOutput
   | RewriteBlockOutput
+  | RotateKeyOutput
+  | EraseViewKeysOutput
+  | ViewInstalledOutput
 
 /**
  * A trace event: the spec action's name and the values the spec needs to check it. Integers are

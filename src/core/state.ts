@@ -19,6 +19,8 @@ import type {
 } from "../chain/types.ts"
 import type { PersistenceState } from "../persistence/state.ts"
 import { initialPersistence } from "../persistence/state.ts"
+import type { CoreViews } from "../reconfiguration/core-views.ts"
+import { initialCoreViews } from "../reconfiguration/core-views.ts"
 import type { ReplicaConfig } from "./config.ts"
 
 /** A batch as the core holds it: the transactions and their hash (the Merkle root = txRoot). */
@@ -71,7 +73,8 @@ export interface PendingTx {
 }
 
 export interface ReplicaState {
-  readonly config: ReplicaConfig
+  /** Changes only when the replica installs a new view (src/reconfiguration/core-views.ts). */
+  config: ReplicaConfig
   /** The latest Tick's time. */
   nowMs: number
   /** The installed regency. */
@@ -116,6 +119,8 @@ export interface ReplicaState {
   lastRetransmitMs: number
   /** Blocks and durable commit; undefined when the configuration has no persistence. */
   readonly persistence: PersistenceState | undefined
+  /** The views executed blocks installed and this replica's own keys; undefined with a fixed membership. */
+  readonly reconfig: CoreViews | undefined
 }
 
 export const newInstance = (cid: bigint): Instance => ({
@@ -155,7 +160,8 @@ export const initialState = (config: ReplicaConfig): ReplicaState => ({
   stateRequestedAtMs: undefined,
   changesWithoutDecision: 0,
   lastRetransmitMs: 0,
-  persistence: config.persistence === undefined ? undefined : initialPersistence(config.persistence)
+  persistence: config.persistence === undefined ? undefined : initialPersistence(config.persistence),
+  reconfig: initialCoreViews(config)
 })
 
 /** The key that makes a transaction unique: (client, seq). */

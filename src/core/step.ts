@@ -28,6 +28,18 @@ import { mergeDecided } from "../persistence/converge.ts"
 import { recordLateAccept, retransmitCommits, retransmitDecidedAccepts, settlePersistence } from "../persistence/pipeline.ts"
 import { syncBlocks } from "../persistence/sync-blocks.ts"
 import { syncPlan, sync } from "../synchronization/sync.ts"
+import {
+  askRotation,
+  canAskRotation,
+  canInstallNextView,
+  countsWhilePaused,
+  hasLeft,
+  installNextView,
+  keepCertificate,
+  keepEarly,
+  orderingPaused,
+  requestWhilePaused
+} from "../reconfiguration/core-views.ts"
 import { assert } from "./assert.ts"
 import { adopt, adoptFromStopData, canAdopt, canAdoptFromCollected, membersAhead, requestState } from "./catch-up.ts"
 import { leaderOf } from "./config.ts"
@@ -43,10 +55,14 @@ export interface StepResult {
 }
 
 export const step = (state: ReplicaState, input: Input): StepResult => {
+  // A replica that left the membership (src/reconfiguration/core-views.ts) does nothing more.
+  if (hasLeft(state)) return { state, outputs: [] }
   const fx = new Emitter(state.config)
   switch (input._tag) {
     case "Message":
-      if (input.message.viewId === state.config.view.id) onMessage(state, fx, input.from, input.message)
+      if (input.message.viewId === state.config.view.id) {
+        if (!orderingPaused(state) || countsWhilePaused(state, input.message)) onMessage(state, fx, input.from, input.message)
+      } else keepEarly(state, input.from, input.message)
       break
     case "Transaction":
       submit(state, fx, input.tx)
@@ -57,7 +73,10 @@ export const step = (state: ReplicaState, input: Input): StepResult => {
     case "Decided":
       if (canAdopt(state, input.proof)) adopt(state, fx, input.batch, input.proof, "peer")
       else if (input.proof.cid < state.instance.cid) mergeDecided(state, fx, input.batch, input.proof, input.certificate)
-      if (input.certificate !== undefined) noteCertificate(state, input.certificate)
+      if (input.certificate !== undefined) {
+        noteCertificate(state, input.certificate)
+        keepCertificate(state, input.certificate)
+      }
       break
     case "Synced":
       syncBlocks(state, fx, input.seq)
@@ -70,15 +89,31 @@ export const step = (state: ReplicaState, input: Input): StepResult => {
 
 /**
  * Handles messages the replica sent itself or replays, and fires enabled actions, to a fixpoint;
- * then the persistence actions (src/persistence/pipeline.ts).
+ * then the persistence actions (src/persistence/pipeline.ts); then InstallView when enabled,
+ * after which the new view's actions may fire.
  */
 export const settle = (state: ReplicaState, fx: Emitter): void => {
   for (;;) {
+    settleOrdering(state, fx)
+    settlePersistence(state, fx)
+    // Reconfiguration: switch to the next view once its installing block is durable (the
+    // ordering of the new view may then start at once), and ask for a fresh key when due.
+    if (canAskRotation(state)) askRotation(state, fx)
+    if (hasLeft(state) || !canInstallNextView(state)) break
+    installNextView(state, fx, false)
+    if (hasLeft(state)) break
+  }
+}
+
+/** The ordering and leader-change actions, to a fixpoint (none while ordering is paused for a view change). */
+const settleOrdering = (state: ReplicaState, fx: Emitter): void => {
+  for (;;) {
     const next = fx.inbox.shift()
     if (next !== undefined) {
-      onMessage(state, fx, next.from, next.message)
+      if (!orderingPaused(state) || countsWhilePaused(state, next.message)) onMessage(state, fx, next.from, next.message)
       continue
     }
+    if (orderingPaused(state)) return
     if (state.syncedValue !== undefined && (state.syncedValue.cid < state.instance.cid || state.syncedValue.regency !== state.regency))
       state.syncedValue = undefined
     if (canWriteSyncedValue(state)) writeSyncedValue(state, fx)
@@ -97,7 +132,6 @@ export const settle = (state: ReplicaState, fx: Emitter): void => {
     state.missingBatch = true
     requestState(state, fx)
   }
-  settlePersistence(state, fx)
 }
 
 const noteCid = (state: ReplicaState, from: ReplicaId, cid: bigint): void => {
@@ -175,6 +209,18 @@ const recordAccept = (state: ReplicaState, from: ReplicaId, message: Accept): vo
 const onTick = (state: ReplicaState, fx: Emitter, nowMs: number): void => {
   assert(nowMs >= state.nowMs, "time does not go back")
   state.nowMs = nowMs
+  if (orderingPaused(state)) {
+    // Between a view's last block and the switch to the next view: no request timers run; the
+    // replica finishes its blocks and asks peers for the new view's decisions (a leaving member
+    // waits for the first one: the new view has taken over).
+    if (nowMs - state.lastRetransmitMs >= state.config.retransmitMs) {
+      state.lastRetransmitMs = nowMs
+      retransmitCommits(state, fx)
+      retransmitDecidedAccepts(state, fx)
+    }
+    requestWhilePaused(state, fx)
+    return
+  }
   // First timeout of a request: send it to every member (the leader may never have seen it).
   const timeout = requestTimeoutMs(state)
   for (const p of state.pending.values()) {

@@ -157,7 +157,12 @@ export class NodeMetrics {
       registers
     })
     this.diskSync = new Histogram({ name: "smartchain_disk_sync_seconds", help: "Duration of each block-store sync.", buckets: latencyBuckets, registers })
-    this.syncBatch = new Histogram({ name: "smartchain_blocks_per_sync", help: "Blocks made durable by one sync (group commit).", buckets: batchBuckets, registers })
+    this.syncBatch = new Histogram({
+      name: "smartchain_blocks_per_sync",
+      help: "Blocks made durable by one sync that made any (group commit).",
+      buckets: batchBuckets,
+      registers
+    })
     this.apiRejected = new Counter({ name: "smartchain_api_rejected_total", help: "HTTP requests refused, by reason.", labelNames: ["reason"], registers })
     this.apiRequests = new Counter({ name: "smartchain_api_requests_total", help: "HTTP requests, by route.", labelNames: ["route"], registers })
     this.decidedTx = new Counter({ name: "smartchain_decided_transactions_total", help: "Transactions in decided batches.", registers })
@@ -242,10 +247,13 @@ export class NodeMetrics {
     }
   }
 
-  /** One block-store sync of `blocks` blocks that took `durationMs`. */
+  /**
+   * One block-store sync that took `durationMs` and made `blocks` blocks durable (syncs of
+   * certificates and consensus records alone are timed, but not counted as block batches).
+   */
   observeSync(durationMs: number, blocks: number): void {
     this.diskSync.observe(durationMs / 1000)
-    this.syncBatch.observe(blocks)
+    if (blocks > 0) this.syncBatch.observe(blocks)
   }
 
   countRequest(route: string): void {

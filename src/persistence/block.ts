@@ -14,6 +14,10 @@
  *   decisionHash          the hash of the decision proof stored in the body
  *   lastCheckpointHeight  the last height that is a multiple of the checkpoint interval K
  *   lastReconfigHeight    the last block that installed a view (0: genesis)
+ *
+ * With reconfiguration, execution also fixes the block's view fields (`DecidedBlock.view`): the
+ * view that decided it, lastReconfigHeight, and the view record a reconfiguration block carries
+ * in its body and as the last leaf of resultsRoot.
  *   stateHash             the application state's hash after the block on checkpoint blocks
  *                         (h a multiple of K); 32 zero bytes on the others
  *
@@ -59,6 +63,7 @@ export const executeBatch = (
       results,
       checkpoint,
       stateHash: checkpoint ? next.stateHash() : zeroHash,
+      snapshot: checkpoint ? next.snapshot() : undefined,
       proof,
       decidedAtMs: nowMs,
       signatures: sigs
@@ -86,19 +91,23 @@ export interface FinalizeInputs {
 
 /** Block `decided.height` with its header fixed (without the previous block's certificate). */
 export const finalizeBlock = (
-  decided: Pick<DecidedBlock, "height" | "batch" | "results" | "checkpoint" | "stateHash">,
+  decided: Pick<DecidedBlock, "height" | "batch" | "results" | "checkpoint" | "stateHash" | "view">,
   input: FinalizeInputs
 ): BuiltBlock => {
+  // With reconfiguration the block knows its own view (the one that decided it) and the view
+  // record it installs; that record is the last leaf of resultsRoot (src/chain/hash.ts).
+  const view = decided.view
+  const newView = view?.newView
   const header: BlockHeader = {
     height: decided.height,
-    viewId: input.viewId,
+    viewId: view?.viewId ?? input.viewId,
     prevHash: input.prevHash,
     txRoot: batchHash(input.crypto, decided.batch),
-    resultsRoot: resultsRoot(input.crypto, decided.results),
+    resultsRoot: resultsRoot(input.crypto, decided.results, newView),
     decisionHash: decisionHash(input.crypto, input.proof),
     lastCheckpointHeight: decided.checkpoint ? decided.height : input.lastCheckpointHeight,
-    lastReconfigHeight: input.lastReconfigHeight,
-    viewHash: input.viewHash,
+    lastReconfigHeight: view?.lastReconfigHeight ?? input.lastReconfigHeight,
+    viewHash: view?.viewHash ?? input.viewHash,
     stateHash: decided.stateHash
   }
   const block: Block = {
@@ -107,7 +116,7 @@ export const finalizeBlock = (
     results: decided.results,
     decision: input.proof,
     prevCertificate: Option.none(),
-    newView: Option.none()
+    newView: newView === undefined ? Option.none() : Option.some(newView)
   }
   const hash = headerHash(input.crypto, header)
   return { block, hash, hashHex: toHex(hash) }

@@ -18,6 +18,9 @@ export const commitEvent = "Commit" as const
 /** Heights beyond the chain's length for which COMMITs are kept (a peer may be a little ahead). */
 export const commitWindow = 64n
 
+/** A peer's COMMIT for a height certified here is answered at most once per this interval. */
+export const answerIntervalMs = 1_000
+
 export const canCommit = (state: ReplicaState): boolean => {
   const p = state.persistence
   return p !== undefined && p.mode === "strong" && p.commitH < p.dur && p.headers.has(heightKey(p.commitH + 1n))
@@ -52,8 +55,13 @@ export const recordCommit = (state: ReplicaState, fx: Emitter, from: ReplicaId, 
   if (h <= p.certWrote) {
     // Already certified here: help a peer that still collects COMMITs for it.
     if (from !== state.config.self && h <= p.commitH) {
+      const key = `${from}:${h}`
+      const last = p.answered.get(key)
+      if (last !== undefined && state.nowMs - last < answerIntervalMs) return
       const mine = commitMessage(state, h)
-      if (mine !== undefined) fx.send(from, mine)
+      if (mine === undefined) return
+      p.answered.set(key, state.nowMs)
+      fx.send(from, mine)
     }
     return
   }

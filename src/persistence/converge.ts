@@ -87,7 +87,9 @@ const rewrite = (state: ReplicaState, p: PersistenceState, fx: Emitter, proof: D
     proof
   })
   if (expectedHex !== undefined && built.hashHex !== expectedHex) return false
-  fx.emit({ _tag: "RewriteBlock", block: withPrevCertificate(built.block, h > 1n ? p.certificates.get(heightKey(h - 1n)) : undefined) })
+  const block = withPrevCertificate(built.block, h > 1n ? p.certificates.get(heightKey(h - 1n)) : undefined)
+  const snapshot = head.decided.snapshot
+  fx.emit(snapshot === undefined ? { _tag: "RewriteBlock", block } : { _tag: "RewriteBlock", block, snapshot: { stateHash: head.decided.stateHash, bytes: snapshot } })
   head.signers = signersOf(proof)
   p.headHash = built.hash
   p.headers.set(heightKey(h), { header: built.block.header, hash: built.hash, hashHex: built.hashHex })

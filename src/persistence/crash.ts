@@ -21,13 +21,37 @@ const heights = (state: ReplicaState) => {
   }
 }
 
+/**
+ * The WRITE, ACCEPT, STOPDATA and SYNC messages the replica still held back for a consensus record
+ * that was not synced yet (./pipeline.ts): the crash loses them unsent, and with them the actions
+ * whose trace events were emitted when they were decided. One entry per message, as
+ * "replica:Action:cid:regency" (Write, Accept) or "replica:Action:regency" (StopData, Sync).
+ */
+const lostMessages = (state: ReplicaState): ReadonlyArray<string> => {
+  const self = state.config.self
+  const lost = new Set<string>()
+  for (const { output } of state.persistence?.held ?? []) {
+    if (output._tag !== "Send" && output._tag !== "Broadcast") continue
+    const m = output.message
+    if (m._tag === "Write" || m._tag === "Accept") lost.add(`${self}:${m._tag}:${m.cid}:${m.regency}`)
+    else if (m._tag === "StopData" || m._tag === "Sync") lost.add(`${self}:${m._tag}:${m.regency}`)
+  }
+  return [...lost]
+}
+
 /** The event of one replica crashing alone. */
-export const crashTrace = (state: ReplicaState): TraceEvent => ({ action: crashEvent, replica: state.config.self, ...heights(state) })
+export const crashTrace = (state: ReplicaState): TraceEvent => ({
+  action: crashEvent,
+  replica: state.config.self,
+  ...heights(state),
+  lost: lostMessages(state)
+})
 
 /** The event of every running replica crashing at once; `replica` is the lowest of them. */
 export const crashAllTrace = (states: ReadonlyArray<ReplicaState>): TraceEvent => ({
   action: crashAllEvent,
   replica: Math.min(...states.map((s) => s.config.self)),
   replicas: states.map((s) => s.config.self),
-  durable: states.map((s) => Number(s.persistence?.dur ?? 0n))
+  durable: states.map((s) => Number(s.persistence?.dur ?? 0n)),
+  lost: states.flatMap(lostMessages)
 })

@@ -7,6 +7,7 @@
  * (src/app/application.ts), so every replica that executes the same blocks from the same state
  * holds equal machines.
  */
+import { Either } from "effect"
 import type { Application } from "../app/application.ts"
 import { appContext } from "../app/application.ts"
 import type { ChainCrypto } from "../chain/crypto.ts"
@@ -26,6 +27,12 @@ export interface Machine {
   readonly stateHash: () => Uint8Array
   /** The canonical snapshot of this state. */
   readonly snapshot: () => Uint8Array
+  /**
+   * The machine of the same application in the state `snapshot` encodes, after block `height`;
+   * undefined when the bytes are no snapshot of this application. The caller checks the state's
+   * hash against the checkpoint header's stateHash.
+   */
+  readonly restore: (height: bigint, snapshot: Uint8Array) => Machine | undefined
   /** The application state itself, for checkers that know the application. */
   readonly state: unknown
 }
@@ -47,6 +54,10 @@ export const machineAt = <S>(
   },
   stateHash: () => app.stateHash(crypto, state),
   snapshot: () => app.snapshot(state),
+  restore: (at, snapshot) => {
+    const restored = app.restore(snapshot)
+    return Either.isRight(restored) ? machineAt(app, crypto, genesis, restored.right, at) : undefined
+  },
   state
 })
 

@@ -54,7 +54,8 @@ export const persistBlock = (state: ReplicaState, fx: Emitter): void => {
     proof: canonicalProof(next, state.config.quorum)
   })
   const certificate = p.mode === "strong" && h > 1n ? p.certificates.get(heightKey(h - 1n)) : undefined
-  fx.emit({ _tag: "WriteBlock", block: withPrevCertificate(built.block, certificate) })
+  const block = withPrevCertificate(built.block, certificate)
+  fx.emit(next.snapshot === undefined ? { _tag: "WriteBlock", block } : { _tag: "WriteBlock", block, snapshot: { stateHash: next.stateHash, bytes: next.snapshot } })
   if (p.mode === "strong")
     p.head = { decided: next, prevHash: p.headHash, lastCheckpointHeight: p.lastCheckpointHeight, signers: signersOf(built.block.decision) }
   p.wrote = h

@@ -26,12 +26,13 @@ import { regencyKey } from "../core/state.ts"
 import { executeBatch } from "./block.ts"
 import { canCertify, certify } from "./certify.ts"
 import { canCommit, commitMessage, commit, commitWindow } from "./commit.ts"
-import { encodeConsensusRecord, recordDecidedMax } from "./consensus-record.ts"
+import { encodeConsensusRecord, recordDecidedMax, recordWritten } from "./consensus-record.ts"
 import { fullProof, shareDecided } from "./converge.ts"
 import { canPersistBlock, persistBlock } from "./persist-block.ts"
 import { canReleaseReply, releaseReply } from "./release-reply.ts"
 import type { PersistenceState } from "./state.ts"
 import { canRequestSync, requestSync } from "./sync-blocks.ts"
+import { executeBlockViews, ownsHeight, resetOrdering, takeKeptCertificates } from "../reconfiguration/core-views.ts"
 
 /**
  * Executes decided instance `proof.cid`; its block waits in `unwritten`, its replies for
@@ -47,14 +48,18 @@ export const afterDecision = (state: ReplicaState, batch: ReadonlyArray<Transact
   if (state.instance.cid === proof.cid)
     for (const [replica, a] of state.instance.accepts.get(regencyKey(proof.regency)) ?? [])
       if (a.hashHex === hashHex) signatures.set(replica, a.signature)
-  const { decided, machine } = executeBatch(p.machine, state.config.limits.checkpointInterval, batch, proof, signatures, state.nowMs)
+  const executed = executeBatch(p.machine, state.config.limits.checkpointInterval, batch, proof, signatures, state.nowMs)
+  // Reconfiguration requests run next to the application; a block that installs a view ends
+  // the regency of the view that decided it (src/reconfiguration/core-views.ts).
+  const decided = executeBlockViews(state, executed.decided)
+  if (decided.view?.newView !== undefined) resetOrdering(state)
   const h = decided.height
-  p.machine = machine
+  p.machine = executed.machine
   p.height = h
   p.unwritten.push(decided)
   const replies: Array<ReplyOutput> = batch.map((tx, index) => ({
     _tag: "Reply",
-    viewId: state.config.view.id,
+    viewId: decided.view?.viewId ?? state.config.view.id,
     client: tx.client,
     seq: tx.seq,
     height: h,
@@ -83,6 +88,7 @@ export const retransmitDecidedAccepts = (state: ReplicaState, fx: Emitter): void
   const p = state.persistence
   if (p === undefined || p.mode === "memory") return
   for (const d of p.unwritten.slice(0, 4)) {
+    if (!ownsHeight(state, d.height)) continue
     const fields = { viewId: state.config.view.id, cid: d.height, regency: d.proof.regency, batchHash: d.proof.batchHash }
     fx.rebroadcast({ _tag: "Accept", ...fields, signature: state.config.signer.sign(acceptSigningBytes(state.config.chainId, fields)) })
   }
@@ -94,9 +100,12 @@ export const settlePersistence = (state: ReplicaState, fx: Emitter): void => {
   const p = state.persistence
   if (p === undefined) return
   for (;;) {
-    if (canPersistBlock(state, p)) persistBlock(state, fx)
+    // With reconfiguration a replica writes and COMMITs only its configured view's blocks: the
+    // blocks after a reconfiguration block wait until it installed the view they belong to.
+    takeKeptCertificates(state)
+    if (canPersistBlock(state, p) && ownsHeight(state, p.unwritten[0]!.height)) persistBlock(state, fx)
     else if (canCertify(state)) certify(state, fx)
-    else if (canCommit(state)) commit(state, fx)
+    else if (canCommit(state) && ownsHeight(state, p.commitH + 1n)) commit(state, fx)
     else if (canReleaseReply(p)) releaseReply(state, fx)
     else break
   }
@@ -108,7 +117,10 @@ export const settlePersistence = (state: ReplicaState, fx: Emitter): void => {
 /** Messages whose meaning depends on the consensus record being durable. */
 const dependsOnRecord = (output: Output): boolean =>
   (output._tag === "Send" || output._tag === "Broadcast") &&
-  (output.message._tag === "Accept" || output.message._tag === "StopData" || output.message._tag === "Sync")
+  (output.message._tag === "Write" ||
+    output.message._tag === "Accept" ||
+    output.message._tag === "StopData" ||
+    output.message._tag === "Sync")
 
 const guardRecord = (state: ReplicaState, p: PersistenceState, fx: Emitter): void => {
   const accepted = state.instance.accepted
@@ -117,6 +129,7 @@ const guardRecord = (state: ReplicaState, p: PersistenceState, fx: Emitter): voi
     state.regency,
     state.instance.cid,
     accepted === undefined ? "-" : `${accepted.regency}:${toHex(accepted.batchHash)}`,
+    state.instance.writeSet.map((w) => `${w.regency}:${toHex(w.batchHash)}`).join(","),
     firstUnwritten,
     p.unwritten.length
   ].join("|")
@@ -128,6 +141,7 @@ const guardRecord = (state: ReplicaState, p: PersistenceState, fx: Emitter): voi
       regency: state.regency,
       openCid: state.instance.cid,
       accepted: accepted === undefined ? Option.none() : Option.some(accepted),
+      written: recordWritten(state.instance.writeSet),
       decided: p.unwritten.slice(0, recordDecidedMax).map((d) => ({ batch: d.batch, proof: fullProof(d) }))
     })
     fx.emit({ _tag: "WriteRecord", slot: (p.recordVersion % 2) as 0 | 1, bytes })
@@ -142,12 +156,26 @@ const guardRecord = (state: ReplicaState, p: PersistenceState, fx: Emitter): voi
   outputs.length = kept
 }
 
+/**
+ * A test of "this height is below `bound`" for heights written as map keys (`heightKey`: decimal,
+ * no leading zeros), made without parsing each key: it runs on every key at every step.
+ */
+export const heightsBelow = (bound: bigint): ((key: string) => boolean) => {
+  if (bound <= 0n) return () => false
+  const b = bound.toString()
+  return (key) => (key.length === b.length ? key < b : key.length < b.length)
+}
+
 /** Forgets headers, COMMITs and certificates no longer needed. */
 const prune = (p: PersistenceState): void => {
   const floor = (p.mode === "strong" ? p.certH : p.dur) - commitWindow
-  for (const key of p.headers.keys()) if (BigInt(key) < floor) p.headers.delete(key)
-  for (const key of p.commits.keys()) if (BigInt(key) <= p.certWrote) p.commits.delete(key)
-  for (const key of p.certificates.keys()) if (BigInt(key) <= p.certH && BigInt(key) < p.wrote - 1n) p.certificates.delete(key)
+  const belowFloor = heightsBelow(floor)
+  for (const key of p.headers.keys()) if (belowFloor(key)) p.headers.delete(key)
+  const certified = heightsBelow(p.certWrote + 1n)
+  for (const key of p.commits.keys()) if (certified(key)) p.commits.delete(key)
+  const settled = heightsBelow(p.certH + 1n < p.wrote - 1n ? p.certH + 1n : p.wrote - 1n)
+  for (const key of p.certificates.keys()) if (settled(key)) p.certificates.delete(key)
+  for (const key of p.answered.keys()) if (belowFloor(key.slice(key.indexOf(":") + 1))) p.answered.delete(key)
 }
 
 /** Retransmission (strong mode): this replica's COMMITs for its synced blocks not yet certified here. */

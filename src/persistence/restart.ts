@@ -1,10 +1,16 @@
 /**
- * Restart (spec/Persistence.tla): a replica comes back from what its storage kept. It replays the
- * synced blocks from genesis through the application, checking each one against the block it
- * rebuilds from the stored batch and decision proof (same header hash), and stops at the first
- * that does not match: the host cuts its storage there and the blocks come back from peers by
- * state transfer, verified by their decision proofs. Checksums in the store catch torn and
- * corrupt records before that (src/services/blockstore-core.ts).
+ * Restart (spec/Persistence.tla): a replica comes back from what its storage kept. It rebuilds
+ * every synced block from its stored batch, results and decision proof and checks it against the
+ * stored header (same header hash), and stops at the first that does not match: the host cuts its
+ * storage there and the blocks come back from peers by state transfer, verified by their decision
+ * proofs. Checksums in the store catch torn and corrupt records before that
+ * (src/services/blockstore-core.ts).
+ *
+ * The application state comes from the newest stored checkpoint snapshot at or below the head
+ * (./checkpoint.ts, `restartPlan`): blocks up to the checkpoint are taken as stored, the snapshot is
+ * restored and must hash to the checkpoint header's stateHash, and only the blocks after it are
+ * executed again. Without a usable snapshot (none, undecodable, a wrong hash, or a damaged block
+ * below it) every block is executed from genesis.
  *
  * In weak and strong mode the consensus record brings back the regency (a replica restarted in a
  * regency above 0 waits for that regency's SYNC again, as `active` in the spec), the vote of the
@@ -13,9 +19,9 @@
  *
  * Pure: `restart(config, durable, nowMs)` returns the state and the outputs of that first step.
  */
-import { toHex } from "../chain/bytes.ts"
+import { bytesEqual, toHex } from "../chain/bytes.ts"
 import { headerHash } from "../chain/hash.ts"
-import type { Block, Certificate } from "../chain/types.ts"
+import type { Block, Certificate, WrittenEntry } from "../chain/types.ts"
 import { assert } from "../core/assert.ts"
 import { adopt, canAdopt } from "../core/catch-up.ts"
 import type { ReplicaConfig } from "../core/config.ts"
@@ -25,9 +31,12 @@ import type { ReplicaState } from "../core/state.ts"
 import { initialState, newInstance, regencyKey, txKey } from "../core/state.ts"
 import type { StepResult } from "../core/step.ts"
 import { settle } from "../core/step.ts"
-import { executeBatch, finalizeBlock } from "./block.ts"
+import { executeBatch, finalizeBlock, isCheckpointHeight, zeroHash } from "./block.ts"
+import type { Checkpoint } from "./checkpoint.ts"
+import { restartPlan } from "./checkpoint.ts"
 import type { ConsensusRecord } from "./consensus-record.ts"
 import type { DecidedBlock, PersistenceState } from "./state.ts"
+import { executeBlockViews, installDurableViews } from "../reconfiguration/core-views.ts"
 import { heightKey, releasableHeight } from "./state.ts"
 
 export const restartEvent = "Restart" as const
@@ -42,15 +51,29 @@ export interface DurableContent {
   readonly record: ConsensusRecord | undefined
   /** Where the storage's tail was cut as torn or corrupt before restarting, if it was. */
   readonly cutFrom?: bigint
+  /** The newest stored checkpoint snapshot at or below the head, if any. */
+  readonly snapshot?: Checkpoint
 }
 
 export interface RestartResult extends StepResult {
   /** The first stored block that does not match the block rebuilt from its contents: cut storage from here. */
   readonly truncateFrom: bigint | undefined
+  /** The checkpoint whose snapshot gave the state (0: every block was executed from genesis). */
+  readonly restoredFrom: bigint
 }
 
 /** Rebuilds the replica from its durable content; `nowMs` is the time it comes back. */
 export const restart = (config: ReplicaConfig, durable: DurableContent, nowMs: number): RestartResult => {
+  const snapshot = durable.snapshot
+  const plan = restartPlan(snapshot === undefined ? [] : [snapshot.height], BigInt(durable.blocks.length))
+  if (snapshot === undefined || plan.restoreHeight === 0n) return rebuild(config, durable, undefined, nowMs)
+  // A snapshot that does not fit its checkpoint block, or a damaged block below it: execute from genesis.
+  return rebuild(config, durable, snapshot, nowMs) ?? rebuild(config, durable, undefined, nowMs)
+}
+
+function rebuild(config: ReplicaConfig, durable: DurableContent, checkpoint: undefined, nowMs: number): RestartResult
+function rebuild(config: ReplicaConfig, durable: DurableContent, checkpoint: Checkpoint, nowMs: number): RestartResult | undefined
+function rebuild(config: ReplicaConfig, durable: DurableContent, checkpoint: Checkpoint | undefined, nowMs: number): RestartResult | undefined {
   const state = initialState(config)
   state.nowMs = nowMs
   state.lastRetransmitMs = nowMs
@@ -63,11 +86,20 @@ export const restart = (config: ReplicaConfig, durable: DurableContent, nowMs: n
   let last: { readonly decided: DecidedBlock; readonly prevHash: Uint8Array; readonly lastCheckpointHeight: bigint } | undefined
   for (const stored of durable.blocks) {
     const h = p.height + 1n
+    const taken = checkpoint !== undefined && h <= checkpoint.height
     if (stored.header.height !== h || stored.decision.cid !== h) {
+      // Below the checkpoint the state at h - 1 is unknown: only a replay from genesis can go on.
+      if (taken) return undefined
       truncateFrom = h
       break
     }
-    const { decided, machine } = executeBatch(p.machine, config.limits.checkpointInterval, stored.transactions, stored.decision, new Map(), nowMs)
+    const executed = taken
+      ? { decided: storedDecided(stored, config.limits.checkpointInterval, checkpoint, nowMs), machine: p.machine }
+      : executeBatch(p.machine, config.limits.checkpointInterval, stored.transactions, stored.decision, new Map(), nowMs)
+    // Reconfiguration requests are executed again even below a checkpoint (they are cheap, and
+    // the snapshot holds only the application): the views and each block's view fields.
+    const { machine } = executed
+    const decided = executeBlockViews(state, executed.decided)
     const built = finalizeBlock(decided, {
       crypto: config.crypto,
       viewId: config.view.id,
@@ -78,11 +110,20 @@ export const restart = (config: ReplicaConfig, durable: DurableContent, nowMs: n
       proof: stored.decision
     })
     if (built.hashHex !== toHex(headerHash(config.crypto, stored.header))) {
+      // Below the checkpoint the state at h - 1 is unknown: only a replay from genesis can go on.
+      if (taken) return undefined
       truncateFrom = h
       break
     }
+    let next = machine
+    if (taken && h === checkpoint.height) {
+      const restored = p.machine.restore(h, checkpoint.snapshot)
+      if (restored === undefined || !bytesEqual(restored.stateHash(), stored.header.stateHash) || !bytesEqual(checkpoint.stateHash, stored.header.stateHash))
+        return undefined
+      next = restored
+    }
     last = { decided, prevHash: p.headHash, lastCheckpointHeight: p.lastCheckpointHeight }
-    replayed(state, p, stored, built.hash, built.hashHex, machine)
+    replayed(state, p, stored, built.hash, built.hashHex, next)
     if (stored.prevCertificate._tag === "Some") p.certificates.set(heightKey(h - 1n), stored.prevCertificate.value)
   }
   for (const c of durable.certificates) if (c.height <= p.height) p.certificates.set(heightKey(c.height), c)
@@ -112,7 +153,10 @@ export const restart = (config: ReplicaConfig, durable: DurableContent, nowMs: n
       recovered++
     }
     if (record.accepted._tag === "Some" && record.openCid === state.instance.cid) restoreVote(state, record.accepted.value)
+    if (record.openCid === state.instance.cid) restoreWriteSet(state, record.written)
   }
+  // The views the durable blocks installed before the crash are installed again, silently.
+  installDurableViews(state, fx, true)
   fx.trace(restartEvent, {
     height: Number(p.dur),
     regency: Number(state.regency),
@@ -124,7 +168,24 @@ export const restart = (config: ReplicaConfig, durable: DurableContent, nowMs: n
   fx.emit({ _tag: "RequestState", fromCid: state.instance.cid })
   state.stateRequestedAtMs = nowMs
   settle(state, fx)
-  return { state, outputs: fx.outputs, truncateFrom }
+  return { state, outputs: fx.outputs, truncateFrom, restoredFrom: checkpoint?.height ?? 0n }
+}
+
+/** A stored block at or below the restored checkpoint, as decided: its contents as stored, not executed. */
+const storedDecided = (block: Block, checkpointInterval: number, checkpoint: Checkpoint, nowMs: number): DecidedBlock => {
+  const h = block.header.height
+  const isCheckpoint = isCheckpointHeight(h, checkpointInterval)
+  return {
+    height: h,
+    batch: block.transactions,
+    results: block.results,
+    checkpoint: isCheckpoint,
+    stateHash: isCheckpoint ? block.header.stateHash : zeroHash,
+    snapshot: h === checkpoint.height ? checkpoint.snapshot : undefined,
+    proof: block.decision,
+    decidedAtMs: nowMs,
+    signatures: new Map()
+  }
 }
 
 /** Takes a stored block as decided, built, written and synced. */
@@ -149,6 +210,20 @@ const replayed = (
   p.headHash = hash
   p.lastCheckpointHeight = block.header.lastCheckpointHeight
   p.headers.set(heightKey(h), { header: block.header, hash, hashHex })
+}
+
+/**
+ * Restores the write set of the open instance, reported in STOPDATA: without it a value one
+ * replica accepted before a full crash could be neither bound nor free at the next leader change.
+ */
+const restoreWriteSet = (state: ReplicaState, written: ReadonlyArray<WrittenEntry>): void => {
+  const instance = state.instance
+  for (const w of written) {
+    const hashHex = toHex(w.batchHash)
+    const same = instance.writeSet.findIndex((x) => toHex(x.batchHash) === hashHex)
+    if (same < 0) instance.writeSet.push({ regency: w.regency, batchHash: w.batchHash })
+    else if (instance.writeSet[same]!.regency < w.regency) instance.writeSet[same] = { regency: w.regency, batchHash: w.batchHash }
+  }
 }
 
 /** Restores the vote of the open instance: the value accepted, as written and (for its leader) proposed. */

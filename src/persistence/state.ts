@@ -5,7 +5,7 @@
  * its consensus record (regency and vote) has made durable. Pure data; the actions that change it
  * are the files of this folder, one per spec action.
  */
-import type { Block, BlockHeader, Certificate, DecisionProof, Genesis, PersistenceMode, ReplicaId, Transaction } from "../chain/types.ts"
+import type { Block, BlockHeader, Certificate, DecisionProof, Genesis, PersistenceMode, ReplicaId, Transaction, ViewRecord } from "../chain/types.ts"
 import type { Output, ReplyOutput } from "../core/io.ts"
 import type { Machine } from "./machine.ts"
 
@@ -29,11 +29,27 @@ export interface DecidedBlock {
   /** Whether it is a checkpoint block, and the state hash its header carries (zero bytes if not). */
   readonly checkpoint: boolean
   readonly stateHash: Uint8Array
+  /** The snapshot of the application state after a checkpoint block, staged with the block. */
+  readonly snapshot: Uint8Array | undefined
   /** The proof it was decided (or taken) with. */
   readonly proof: DecisionProof
   readonly decidedAtMs: number
   /** ACCEPT signatures held for the decided (regency, batch hash), by member; late ones are added. */
   readonly signatures: Map<ReplicaId, Uint8Array>
+  /**
+   * With reconfiguration (src/reconfiguration/core-views.ts): the view that decided the block and
+   * its hash, the header's lastReconfigHeight, and the view record the block installs, if any.
+   * Absent with a fixed membership: the block is in the configuration's view.
+   */
+  readonly view?: BlockView
+}
+
+/** The view fields of one block's header and body. */
+export interface BlockView {
+  readonly viewId: bigint
+  readonly viewHash: Uint8Array
+  readonly lastReconfigHeight: bigint
+  readonly newView: ViewRecord | undefined
 }
 
 /** The last written block of strong mode, until it is certified. */
@@ -106,6 +122,12 @@ export interface PersistenceState {
   readonly commits: Map<string, Map<string, Map<ReplicaId, Uint8Array>>>
   /** Highest height this replica sent COMMIT for. */
   commitH: bigint
+  /**
+   * When this replica last answered a peer's COMMIT for a height it had already certified, by
+   * "peer:height": two replicas that both certified a height would otherwise answer each other's
+   * answers for ever.
+   */
+  readonly answered: Map<string, number>
   /** Replies of blocks whose mode condition does not hold yet, in height order. */
   readonly replies: Array<{ readonly height: bigint; readonly replies: ReadonlyArray<ReplyOutput> }>
   /** Highest height whose replies were released. */
@@ -138,6 +160,7 @@ export const initialPersistence = (config: PersistenceConfig): PersistenceState 
   headers: new Map(),
   commits: new Map(),
   commitH: 0n,
+  answered: new Map(),
   replies: [],
   releasedH: 0n,
   nextSyncSeq: 1,

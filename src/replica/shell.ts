@@ -3,20 +3,23 @@
  * requests from the Transport, ticks from the Clock, decided instances fetched by state transfer),
  * verifies them in batches with the Verifier, feeds the verified ones to `step` one at a time, and
  * interprets the outputs in order: sends, decisions (kept in its decided log and handed to
- * `onDecide`), state-transfer requests and trace events. Dropped inputs are counted by reason.
+ * `onDecide`), storage writes and syncs, released replies, state-transfer requests and trace
+ * events. Peers' state-transfer requests are served from the store (when there is one) and the
+ * decided log. Dropped inputs are counted by reason.
  */
 import { Effect, Queue } from "effect"
 import type { Transaction } from "../chain/types.ts"
 import type { ReplicaConfig } from "../core/config.ts"
-import type { Input, Output, ReplyOutput } from "../core/io.ts"
+import type { EraseViewKeysOutput, Input, Output, ReplyOutput, RotateKeyOutput, ViewInstalledOutput } from "../core/io.ts"
 import { coreLimits } from "../core/limits.ts"
 import type { ReplicaState } from "../core/state.ts"
 import { initialState } from "../core/state.ts"
 import { step } from "../core/step.ts"
 import type { BlockStoreApi } from "../services/blockstore-core.ts"
 import { ReplicaClock } from "../services/clock.ts"
-import { applyWrite } from "./storage.ts"
+import { applyRewrite, applyWrite, serveDecided } from "./storage.ts"
 import { TraceSink } from "../services/trace.ts"
+import { eraseViewKeys } from "../services/view-keys.ts"
 import type { DecidedInstance, Envelope } from "../services/transport.ts"
 import { Transport } from "../services/transport.ts"
 import type { RejectCounts } from "../services/verifier.ts"
@@ -56,6 +59,13 @@ export interface ShellOptions {
   readonly initial?: ReplicaState
   /** Outputs of the restart step, interpreted before anything else. */
   readonly initialOutputs?: ReadonlyArray<Output>
+  /** The replica's view key directory (src/services/view-keys.ts): EraseViewKeys erases its files. */
+  readonly viewKeyDir?: string
+  /**
+   * Reconfiguration outputs (configurations with `reconfig`): making a fresh key and submitting
+   * ROTATE, and following the installed view (peers, Verifier). Without it they are ignored.
+   */
+  readonly onReconfig?: (output: RotateKeyOutput | EraseViewKeysOutput | ViewInstalledOutput) => Effect.Effect<void>
 }
 
 /** A failed sync is tried again after this long. */
@@ -95,63 +105,85 @@ export const makeShell = (config: ReplicaConfig, options: ShellOptions = {}): Sh
     const verifier = yield* Verifier
     const queue = yield* Queue.unbounded<Item>()
 
-    const interpret = (outputs: ReadonlyArray<Output>) =>
-      Effect.forEach(
-        outputs,
-        (out) => {
-          switch (out._tag) {
-            case "Send":
-              return transport.send(out.to, { _tag: "Consensus", message: out.message })
-            case "Broadcast":
-              return Effect.forEach(others, (to) => transport.send(to, { _tag: "Consensus", message: out.message }), { discard: true })
-            case "Forward":
-              return transport.send(out.to, { _tag: "Request", tx: out.tx })
-            case "RequestState":
-              return Effect.forEach(others, (to) => transport.send(to, { _tag: "StateRequest", fromCid: out.fromCid }), { discard: true })
-            case "Decide":
-              return Effect.sync(() => {
-                log.push({ batch: out.batch, proof: out.proof })
-                options.onDecide?.(out.cid, out.batch)
-              })
-            case "Trace":
-              return Effect.flatMap(clock.nowMs, (t) => traceSink.write(t, out.event))
-            case "ReplyAgain":
-              return Effect.sync(() => void metrics.repliesAgain++)
-            case "WriteBlock":
-            case "WriteCertificate":
-            case "WriteRecord":
-              return store === undefined ? Effect.void : Effect.orDie(applyWrite(store, out))
-            case "RewriteBlock":
-              return store === undefined
-                ? Effect.void
-                : Effect.orDie(Effect.zipRight(store.truncateFrom(out.block.header.height), store.appendBlock(out.block)))
-            case "SyncRequest": {
-              const synced = Queue.offer(queue, { _tag: "Input", input: { _tag: "Synced", seq: out.seq } })
-              if (store === undefined) return Effect.asVoid(synced)
-              // The sync runs beside the loop (group commit: writes go on meanwhile); a failed
-              // sync is retried, and the core hears of it only once it succeeded.
-              const attempt: Effect.Effect<void> = store.sync().pipe(
-                Effect.catchAll(() => Effect.zipRight(Effect.sleep(`${syncRetryMs} millis`), Effect.suspend(() => attempt)))
-              )
-              return Effect.asVoid(Effect.fork(Effect.zipRight(attempt, synced)))
-            }
-            case "Reply":
-              return Effect.sync(() => options.onReply?.(out))
-            case "ShareDecided": {
-              const d = out.certificate === undefined ? { batch: out.batch, proof: out.proof } : { batch: out.batch, proof: out.proof, certificate: out.certificate }
-              return Effect.forEach(others, (to) => transport.send(to, { _tag: "StateReply", decided: [d] }), { discard: true })
-            }
-          }
-        },
-        { discard: true }
-      )
-
-    const serve = (envelope: Envelope) => {
-      if (envelope.payload._tag !== "StateRequest") return Effect.void
-      const start = Number(envelope.payload.fromCid) - 1
-      if (start < 0 || start >= log.length) return Effect.void
-      return transport.send(envelope.from, { _tag: "StateReply", decided: log.slice(start, start + coreLimits.stateTransferCidsMax) })
+    const interpretOne = (out: Output): Effect.Effect<void> => {
+      switch (out._tag) {
+        case "Send":
+          return transport.send(out.to, { _tag: "Consensus", message: out.message })
+        case "Broadcast":
+          return Effect.forEach(others, (to) => transport.send(to, { _tag: "Consensus", message: out.message }), { discard: true })
+        case "Forward":
+          return transport.send(out.to, { _tag: "Request", tx: out.tx })
+        case "RequestState":
+          return Effect.forEach(others, (to) => transport.send(to, { _tag: "StateRequest", fromCid: out.fromCid }), { discard: true })
+        case "Decide":
+          return Effect.sync(() => {
+            log.push({ batch: out.batch, proof: out.proof })
+            options.onDecide?.(out.cid, out.batch)
+          })
+        case "Trace":
+          return Effect.flatMap(clock.nowMs, (t) => traceSink.write(t, out.event))
+        case "ReplyAgain":
+          return Effect.sync(() => void metrics.repliesAgain++)
+        case "WriteBlock":
+        case "WriteCertificate":
+        case "WriteRecord":
+          return store === undefined ? Effect.void : Effect.orDie(applyWrite(store, out))
+        case "RewriteBlock":
+          return store === undefined
+            ? Effect.void
+            : Effect.orDie(applyRewrite(store, out))
+        case "SyncRequest": {
+          const synced = Queue.offer(queue, { _tag: "Input", input: { _tag: "Synced", seq: out.seq } })
+          if (store === undefined) return Effect.asVoid(synced)
+          // The sync runs beside the loop (group commit: writes go on meanwhile); a failed
+          // sync is retried, and the core hears of it only once it succeeded.
+          const attempt: Effect.Effect<void> = store.sync().pipe(
+            Effect.catchAll(() => Effect.zipRight(Effect.sleep(`${syncRetryMs} millis`), Effect.suspend(() => attempt)))
+          )
+          return Effect.asVoid(Effect.fork(Effect.zipRight(attempt, synced)))
+        }
+        case "Reply":
+          return Effect.sync(() => options.onReply?.(out))
+        case "ShareDecided": {
+          const d = out.certificate === undefined ? { batch: out.batch, proof: out.proof } : { batch: out.batch, proof: out.proof, certificate: out.certificate }
+          return Effect.forEach(others, (to) => transport.send(to, { _tag: "StateReply", decided: [d] }), { discard: true })
+        }
+        case "EraseViewKeys":
+          // EraseKeys: the old view keys go from disk before anything else happens.
+          return Effect.zipRight(
+            options.viewKeyDir === undefined ? Effect.void : Effect.orDie(eraseViewKeys(options.viewKeyDir, out.views)),
+            options.onReconfig?.(out) ?? Effect.void
+          )
+        case "RotateKey":
+        case "ViewInstalled":
+          return options.onReconfig?.(out) ?? Effect.void
+      }
     }
+    // In order, one after another; a plain loop (most steps have a few outputs or none, and
+    // Effect.forEach costs more than several of them).
+    const interpret = (outputs: ReadonlyArray<Output>) =>
+      Effect.gen(function* () {
+        for (const out of outputs) yield* interpretOne(out)
+      })
+
+    /** Decided instances from `fromCid` on in the log of this run (which starts after what a restart replayed). */
+    const fromLog = (fromCid: bigint): ReadonlyArray<DecidedInstance> => {
+      const first = log[0]?.proof.cid
+      if (first === undefined || fromCid < first) return []
+      const start = Number(fromCid - first)
+      return log.slice(start, start + coreLimits.stateTransferCidsMax)
+    }
+
+    // State transfer: from the store when there is one (it holds the blocks of earlier runs, with
+    // their certificates), then from the decided log for instances not written yet.
+    const serve = (envelope: Envelope) =>
+      Effect.gen(function* () {
+        if (envelope.payload._tag !== "StateRequest") return
+        const fromCid = envelope.payload.fromCid
+        let decided = store === undefined ? [] : yield* serveDecided(store, fromCid, coreLimits.stateTransferCidsMax)
+        if (decided.length === 0) decided = fromLog(fromCid)
+        if (decided.length > 0) yield* transport.send(envelope.from, { _tag: "StateReply", decided })
+      })
 
     const receiver = Effect.forever(
       Effect.flatMap(transport.receive(verifyBatchMax), (envelopes) => Queue.offerAll(queue, envelopes.flatMap(toItems)))
@@ -173,7 +205,7 @@ export const makeShell = (config: ReplicaConfig, options: ShellOptions = {}): Sh
           const result = step(state, input)
           state = result.state
           metrics.steps++
-          yield* interpret(result.outputs)
+          for (const out of result.outputs) yield* interpretOne(out)
         }
       })
     )

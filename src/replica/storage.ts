@@ -6,7 +6,7 @@
  */
 import { Effect, Option } from "effect"
 import type { Certificate } from "../chain/types.ts"
-import type { WriteBlockOutput, WriteCertificateOutput, WriteRecordOutput } from "../core/io.ts"
+import type { RewriteBlockOutput, WriteBlockOutput, WriteCertificateOutput, WriteRecordOutput } from "../core/io.ts"
 import type { DurableContent } from "../persistence/restart.ts"
 import { newestRecord } from "../persistence/consensus-record.ts"
 import type { BlockStoreApi, DiskError, OutOfOrder, BlockNotFound, CertificateMismatch, CorruptBlock, InvalidRequest } from "../services/blockstore-core.ts"
@@ -20,14 +20,21 @@ export type StorageError = DiskError | OutOfOrder | BlockNotFound | CertificateM
 /** Stages one write of the core on the store (durable at the next sync). */
 export const applyWrite = (store: BlockStoreApi, output: StorageWrite): Effect.Effect<void, StorageError> => {
   switch (output._tag) {
-    case "WriteBlock":
-      return store.appendBlock(output.block)
+    case "WriteBlock": {
+      const snapshot = output.snapshot
+      const append = store.appendBlock(output.block)
+      return snapshot === undefined ? append : Effect.zipRight(append, store.putSnapshot(output.block.header.height, snapshot.stateHash, snapshot.bytes))
+    }
     case "WriteCertificate":
       return store.appendCertificate(output.certificate)
     case "WriteRecord":
       return store.putRecord(output.slot, output.bytes)
   }
 }
+
+/** Replaces the last written block: cuts storage from its height (durably) and writes it again. */
+export const applyRewrite = (store: BlockStoreApi, output: RewriteBlockOutput): Effect.Effect<void, StorageError> =>
+  Effect.zipRight(store.truncateFrom(output.block.header.height), applyWrite(store, { _tag: "WriteBlock", block: output.block, ...(output.snapshot === undefined ? {} : { snapshot: output.snapshot }) }))
 
 /**
  * What a restarting replica kept: it cuts a torn or corrupt tail first (the store's tail check
@@ -62,7 +69,13 @@ export const loadDurable = (store: BlockStoreApi): Effect.Effect<DurableContent,
       if (Option.isSome(certificate)) certificates.push(certificate.value)
     }
     const record = newestRecord([yield* store.readRecord(0), yield* store.readRecord(1)])
-    return { blocks, certificates, record, ...(cutFrom === undefined ? {} : { cutFrom }) }
+    // The newest snapshot at or below the head (a damaged one is left unused: blocks replay instead).
+    const latest = yield* store.latestSnapshot().pipe(Effect.catchTag("CorruptSnapshot", () => Effect.succeed(Option.none())))
+    const snapshot =
+      Option.isSome(latest) && latest.value.height <= BigInt(blocks.length)
+        ? { height: latest.value.height, stateHash: latest.value.stateHash, snapshot: latest.value.bytes }
+        : undefined
+    return { blocks, certificates, record, ...(cutFrom === undefined ? {} : { cutFrom }), ...(snapshot === undefined ? {} : { snapshot }) }
   })
 
 /**

@@ -34,6 +34,11 @@ export interface CryptoImpl extends ChainCrypto {
   readonly publicKeyFromSecret: (secret32: Uint8Array) => Uint8Array
   /** The deterministic Ed25519 signature of `message` by the 32-byte secret seed. */
   readonly sign: (secret32: Uint8Array, message: Uint8Array) => Uint8Array
+  /**
+   * `sign` bound to one secret seed, for a holder that signs many messages with the same key (a
+   * client, a replica's view key): the key is prepared once, whatever else is signed meanwhile.
+   */
+  readonly signer: (secret32: Uint8Array) => (message: Uint8Array) => Uint8Array
   /** `verify` of each item, in order. */
   readonly verifyBatch: (items: ReadonlyArray<SignedItem>) => Array<boolean>
   /** A fresh secret seed from the system's cryptographic random source. */
@@ -130,6 +135,11 @@ export const nodeCrypto: CryptoImpl = {
     return new Uint8Array(spki.subarray(spki.length - PUBLIC_KEY_LENGTH))
   },
   sign: (secret, message) => plain(nodeCryptoModule.sign(null, message, secretKeyObject(secret))),
+  signer: (secret) => {
+    requireSecret(secret)
+    const key = nodeCryptoModule.createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, secret]), format: "der", type: "pkcs8" })
+    return (message) => plain(nodeCryptoModule.sign(null, message, key))
+  },
   // OpenSSL offers no Ed25519 batch verification; each item is checked on its own.
   verifyBatch: (items) => items.map((i) => nodeVerify(i.publicKey, i.message, i.signature)),
   generateSecretKey: () => plain(nodeCryptoModule.randomBytes(SECRET_LENGTH))
@@ -153,6 +163,11 @@ export const nobleCrypto: CryptoImpl = {
   sign: (secret, message) => {
     requireSecret(secret)
     return ed.sign(message, secret)
+  },
+  signer: (secret) => {
+    requireSecret(secret)
+    const copy = Uint8Array.from(secret)
+    return (message) => ed.sign(message, copy)
   },
   // @noble/ed25519 has no batch verification; each item is checked on its own.
   verifyBatch: (items) => items.map((i) => nobleVerify(i.publicKey, i.message, i.signature)),

@@ -20,6 +20,8 @@ import type { Certificate, DecisionProof, Limits, ReplicaId, StopData, Transacti
 import { viewKeyOf } from "../core/config.ts"
 import type { Input } from "../core/io.ts"
 import { coreLimits } from "../core/limits.ts"
+import { byzantineQuorum } from "../core/quorum.ts"
+import type { ChainCrypto } from "../chain/crypto.ts"
 import type { CryptoImpl, SignedItem } from "./crypto.ts"
 
 export type RejectReason =
@@ -49,9 +51,17 @@ export interface VerifyResult {
 export interface VerifierContext {
   readonly chainId: string
   readonly view: ViewRecord
+  /**
+   * With reconfiguration: the view before `view`. The first instance of a view follows a block
+   * that view decided, so a STOPDATA of that instance carries a decision proof of the view before
+   * (checked with that view's keys and quorum).
+   */
+  readonly previousView?: ViewRecord
   readonly quorum: number
   readonly limits: Limits
   readonly crypto: CryptoImpl
+  /** Signatures already found valid, shared with other checkers of this replica; a fresh one by default. */
+  readonly memory?: SignatureMemory
 }
 
 /** Signature checks an input needs, each with the reason it is rejected for if it fails. */
@@ -63,47 +73,96 @@ interface Plan {
 /** Most signatures remembered as valid, so a transaction seen alone and again in PROPOSE is checked once. */
 const signatureCacheMax = 1 << 16
 
-export class InputVerifier {
-  private readonly valid = new Map<string, true>()
+/**
+ * Signatures known valid, keyed by the signature's bytes, each with the key and message it was
+ * checked with: a hit needs all three to match (comparing bytes costs far less than building a
+ * key of the whole message, or verifying again). The oldest is forgotten when it is full. One
+ * memory may serve several checkers of one replica (the Verifier and the HTTP API), so a client
+ * transaction checked on arrival is not checked again before `step`.
+ */
+export class SignatureMemory {
+  private readonly valid = new Map<string, SignedItem>()
 
-  constructor(readonly context: VerifierContext) {}
+  constructor(private readonly max: number = signatureCacheMax) {}
+
+  /** Whether exactly this key, message and signature were found valid (`key`: its `signatureKey`). */
+  knows(item: SignedItem, key: string = signatureKey(item.signature)): boolean {
+    return sameItem(this.valid.get(key), item)
+  }
+
+  /** Records a signature found valid. */
+  remember(item: SignedItem, key: string = signatureKey(item.signature)): void {
+    if (this.valid.size >= this.max && !this.valid.has(key)) {
+      const oldest = this.valid.keys().next()
+      if (oldest.done !== true) this.valid.delete(oldest.value)
+    }
+    this.valid.set(key, item)
+  }
+
+  /** `crypto.verify`, answered from memory when it can be, remembering a valid signature. */
+  verify(crypto: ChainCrypto, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+    const item = { publicKey, message, signature }
+    const key = signatureKey(signature)
+    if (this.knows(item, key)) return true
+    const ok = crypto.verify(publicKey, message, signature)
+    if (ok) this.remember(item, key)
+    return ok
+  }
+
+  /** A ChainCrypto whose `verify` goes through this memory. */
+  crypto(crypto: ChainCrypto): ChainCrypto {
+    return { sha256: crypto.sha256, verify: (publicKey, message, signature) => this.verify(crypto, publicKey, message, signature) }
+  }
+}
+
+export class InputVerifier {
+  private readonly valid: SignatureMemory
+
+  constructor(readonly context: VerifierContext) {
+    this.valid = context.memory ?? new SignatureMemory()
+  }
 
   verify(inputs: ReadonlyArray<Input>): VerifyResult {
     const plans = inputs.map((input) => this.plan(input))
-    const pending: Array<{ readonly key: string; readonly item: SignedItem }> = []
-    const keyed = plans.map((plan) =>
-      plan.signatures.map((s) => {
-        const key = cacheKey(s.item)
-        if (!this.valid.has(key)) pending.push({ key, item: s.item })
-        return key
-      })
+    // Signatures not known valid, each once (a transaction can come alone and in a PROPOSE of the same batch).
+    const pending: Array<SignedItem> = []
+    const pendingKeys: Array<string> = []
+    const pendingByKey = new Map<string, Array<number>>()
+    // For each plan's signatures: -1 when known valid, else the index of its check in `pending`.
+    const slots = plans.map((plan) =>
+      plan.problem !== undefined
+        ? []
+        : plan.signatures.map((s) => {
+            const key = signatureKey(s.item.signature)
+            if (this.valid.knows(s.item, key)) return -1
+            const candidates = pendingByKey.get(key)
+            const found = candidates?.find((at) => sameItem(pending[at], s.item))
+            if (found !== undefined) return found
+            pending.push(s.item)
+            pendingKeys.push(key)
+            if (candidates === undefined) pendingByKey.set(key, [pending.length - 1])
+            else candidates.push(pending.length - 1)
+            return pending.length - 1
+          })
     )
-    const results = this.context.crypto.verifyBatch(pending.map((p) => p.item))
-    const fresh = new Map<string, boolean>()
-    pending.forEach((p, i) => fresh.set(p.key, results[i] === true))
+    const results = pending.length === 0 ? [] : this.context.crypto.verifyBatch(pending)
     const accepted: Array<Input> = []
     const rejected: Array<Rejected> = []
     plans.forEach((plan, i) => {
       const input = inputs[i] as Input
       let reason = plan.problem
       if (reason === undefined) {
-        const keys = keyed[i] as Array<string>
-        const failed = plan.signatures.findIndex((_, j) => !(this.valid.has(keys[j] as string) || fresh.get(keys[j] as string) === true))
+        const slot = slots[i] as Array<number>
+        const failed = slot.findIndex((at) => at >= 0 && results[at] !== true)
         if (failed >= 0) reason = (plan.signatures[failed] as { reason: RejectReason }).reason
       }
       if (reason === undefined) accepted.push(input)
       else rejected.push({ input, reason })
     })
-    for (const [key, ok] of fresh) if (ok) this.remember(key)
+    results.forEach((ok, i) => {
+      if (ok) this.valid.remember(pending[i] as SignedItem, pendingKeys[i] as string)
+    })
     return { accepted, rejected }
-  }
-
-  private remember(key: string): void {
-    if (this.valid.size >= signatureCacheMax) {
-      const oldest = this.valid.keys().next()
-      if (oldest.done !== true) this.valid.delete(oldest.value)
-    }
-    this.valid.set(key, true)
   }
 
   private plan(input: Input): Plan {
@@ -163,15 +222,18 @@ export class InputVerifier {
     }
   }
 
-  private planProof(plan: Plan, proof: DecisionProof, reason: RejectReason = "BadDecisionProof"): void {
+  private planProof(plan: Plan, proof: DecisionProof, reason: RejectReason = "BadDecisionProof", previousAllowed = false): void {
     const ctx = this.context
-    if (proof.viewId !== ctx.view.id) {
+    const previous = ctx.previousView
+    const view = proof.viewId === ctx.view.id ? ctx.view : previousAllowed && previous !== undefined && proof.viewId === previous.id ? previous : undefined
+    if (view === undefined) {
       plan.problem ??= reason
       return
     }
+    const quorum = view === ctx.view ? ctx.quorum : byzantineQuorum(view.n, view.f)
     const signers = new Set<ReplicaId>()
     for (const a of proof.accepts) {
-      const key = viewKeyOf(ctx.view, a.replica)
+      const key = viewKeyOf(view, a.replica)
       if (key === undefined || signers.has(a.replica)) {
         plan.problem ??= reason
         return
@@ -179,7 +241,7 @@ export class InputVerifier {
       signers.add(a.replica)
       plan.signatures.push({ item: { publicKey: key, message: acceptSigningBytes(ctx.chainId, proof), signature: a.signature }, reason })
     }
-    if (signers.size < ctx.quorum) plan.problem ??= reason
+    if (signers.size < quorum) plan.problem ??= reason
   }
 
   /** A block certificate: q COMMIT signatures of distinct members of the view on its header hash. */
@@ -228,7 +290,7 @@ export class InputVerifier {
       return
     }
     if (s.lastDecided._tag === "Some") {
-      this.planProof(plan, s.lastDecided.value, reason ?? "BadStopData")
+      this.planProof(plan, s.lastDecided.value, reason ?? "BadStopData", true)
       this.planTransactions(plan, s.lastDecidedBatch)
     }
     plan.signatures.push({
@@ -238,14 +300,14 @@ export class InputVerifier {
   }
 }
 
-const latin1 = (b: Uint8Array): string => {
-  let s = ""
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i] as number)
-  return s
-}
+/** The signature's bytes as a one-character-per-byte string (built natively, flat). */
+const signatureKey = (signature: Uint8Array): string => Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString("latin1")
 
-/** A signature is remembered with its key and message: the whole triple must match. */
-const cacheKey = (item: SignedItem): string => `${latin1(item.publicKey)}${latin1(item.signature)}${latin1(item.message)}`
+/** Whether a remembered check is of exactly this key, message and signature. */
+const sameItem = (known: SignedItem | undefined, item: SignedItem): boolean =>
+  known !== undefined &&
+  (known === item ||
+    (bytesEqual(known.signature, item.signature) && bytesEqual(known.publicKey, item.publicKey) && bytesEqual(known.message, item.message)))
 
 /** Counts of inputs dropped by the Verifier, by reason. */
 export type RejectCounts = Partial<Record<RejectReason, number>>

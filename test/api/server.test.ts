@@ -3,18 +3,21 @@
 // request (bad JSON, a missing or malformed field, a bad signature, an oversized transaction or
 // body, a bad path parameter, an unknown route, a wrong method, a full inbox) with a clear JSON
 // 4xx/5xx error that is counted by reason in /metrics; a long poll on a transaction returns as
-// soon as it is decided.
+// soon as the transaction's reply is released (and not when its block is only written).
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
 import { coinApp, mintOp } from "../../src/app/coin.ts"
 import { fromHex, toHex } from "../../src/chain/bytes.ts"
 import { txSigningBytes } from "../../src/chain/encoding.ts"
-import { batchHash, resultHash } from "../../src/chain/hash.ts"
+import { batchHash, genesisHash, resultHash, viewHash } from "../../src/chain/hash.ts"
 import { verifyMerkleProof } from "../../src/chain/merkle.ts"
-import type { Genesis, Transaction } from "../../src/chain/types.ts"
+import type { Block, Genesis, Transaction } from "../../src/chain/types.ts"
 import { defaultLimits } from "../../src/core/limits.ts"
 import { requestBodyBytesMax, startApiServer } from "../../src/api/server.ts"
-import { Ledger } from "../../src/node/ledger.ts"
+import { NodeChain } from "../../src/node/chain.ts"
+import { executeBatch, finalizeBlock } from "../../src/persistence/block.ts"
+import { genesisMachine } from "../../src/persistence/machine.ts"
+import { makeMemoryBlockStore } from "../../src/services/blockstore-memory.ts"
 import { NodeMetrics } from "../../src/node/metrics.ts"
 import { nodeCrypto } from "../../src/services/crypto.ts"
 
@@ -44,16 +47,63 @@ const sign = (seq: bigint, op: Uint8Array): Transaction => ({
 const mint = (seq: bigint) => sign(seq, mintOp([{ owner: minter, amount: 10n + seq }]))
 const body = (tx: Transaction) => ({ client: toHex(tx.client), seq: tx.seq.toString(), op: toHex(tx.op), signature: toHex(tx.signature) })
 
-const ledger = new Ledger(nodeCrypto, genesis, coinApp)
+// The chain the API reads: blocks built as the core builds them, appended through the store
+// wrapper of NodeChain, and heights the test moves (what the core would have written, synced and
+// released).
+const heights = { executed: 0n, written: 0n, durable: 0n, certified: 0n, released: 0n }
+const store = Effect.runSync(makeMemoryBlockStore({ crypto: nodeCrypto }))
+const chain = new NodeChain(
+  nodeCrypto,
+  store,
+  {
+    executed: () => heights.executed,
+    written: () => heights.written,
+    durable: () => heights.durable,
+    certified: () => heights.certified,
+    released: () => heights.released,
+    knownCertificate: () => undefined
+  },
+  (r) => coinApp.describeResult(r),
+  true
+)
+const chainStore = chain.wrapStore(() => {})
+let machine = genesisMachine(coinApp, nodeCrypto, genesis)
+let prevHash = genesisHash(nodeCrypto, genesis)
+
+/** Executes and writes the next block (not yet released). */
+const writeBlock = (batch: ReadonlyArray<Transaction>) => {
+  const height = machine.height + 1n
+  const proof = { viewId: 0n, cid: height, regency: 0n, batchHash: batchHash(nodeCrypto, batch), accepts: [] }
+  const executed = executeBatch(machine, 0, batch, proof, new Map(), 0)
+  machine = executed.machine
+  const built = finalizeBlock(executed.decided, {
+    crypto: nodeCrypto,
+    viewId: 0n,
+    viewHash: viewHash(nodeCrypto, genesis.view),
+    prevHash,
+    lastCheckpointHeight: 0n,
+    lastReconfigHeight: 0n,
+    proof
+  })
+  prevHash = built.hash
+  Effect.runSync(chainStore.appendBlock(built.block))
+  heights.executed = height
+  heights.written = height
+  return built.block
+}
+
+/** The core released the replies of block `height`. */
+const release = (block: Block) => {
+  heights.released = block.header.height
+  chain.noteReply({ _tag: "Reply", viewId: 0n, client: block.transactions[0]!.client, seq: block.transactions[0]!.seq, height: block.header.height, index: 0, result: block.results[0]! })
+}
+
 const decided = [mint(1n), mint(2n), mint(3n)]
-ledger.apply({
-  batch: decided,
-  proof: { viewId: 0n, cid: 1n, regency: 0n, batchHash: batchHash(nodeCrypto, decided), accepts: [] }
-})
+release(writeBlock(decided))
 const submitted: Array<Transaction> = []
 let inboxFull = false
 const metrics = new NodeMetrics({
-  height: () => ledger.height(),
+  height: () => chain.height(),
   durableHeight: () => 0n,
   regency: () => 2n,
   view: () => 0n,
@@ -85,7 +135,7 @@ beforeAll(async () => {
           crypto: nodeCrypto,
           view: () => genesis.view,
           quorum: 3,
-          chain: ledger,
+          chain: chain,
           status: () => ({ regency: 2n, leader: 2, lastDecidedCid: 1n, pendingTransactions: submitted.length, connectedPeers: [0, 2, 3] }),
           submit: (tx) => {
             if (inboxFull) return false
@@ -147,14 +197,21 @@ describe("HTTP API", () => {
     expect(again.json).toMatchObject({ status: "decided", height: "1", index: 0 })
   })
 
-  it("holds a long poll until the transaction is decided, and returns 404 when the wait runs out", async () => {
-    const later = [mint(20n)]
+  it("holds a long poll until the transaction's reply is released, and returns 404 when the wait runs out", async () => {
     const pending = call("GET", `/tx/${toHex(minter)}/20?waitMs=5000`)
+    let settled = false
+    void pending.then(() => (settled = true))
     await new Promise((r) => setTimeout(r, 100))
-    ledger.apply({ batch: later, proof: { viewId: 0n, cid: 2n, regency: 0n, batchHash: batchHash(nodeCrypto, later), accepts: [] } })
+    // Written but not released: the poll keeps waiting and a plain query does not see it.
+    const later = writeBlock([mint(20n)])
+    await new Promise((r) => setTimeout(r, 100))
+    expect(settled).toBe(false)
+    expect((await call("GET", `/tx/${toHex(minter)}/20`)).status).toBe(404)
+    expect((await call("POST", "/tx", JSON.stringify(body(mint(20n))))).status).toBe(202)
+    release(later)
     const answer = await pending
     expect(answer.status).toBe(200)
-    expect(answer.json).toMatchObject({ height: "2", index: 0, seq: "20" })
+    expect(answer.json).toMatchObject({ height: "2", index: 0, seq: "20", resultLeafCount: 1, certified: false })
     const started = Date.now()
     const none = await call("GET", `/tx/${toHex(minter)}/21?waitMs=150`)
     expect(none.status).toBe(404)

@@ -53,7 +53,8 @@ const level = (mode: LevelResult["mode"], load: number, throughput: number): Lev
   clientCpuMsPerTx: 1,
   ofCeiling: throughput / 5000,
   failed: 0,
-  timeouts: 0
+  timeouts: 0,
+  blocks: 10
 })
 
 describe("the SVG chart", () => {

@@ -10,7 +10,7 @@ import { Effect, Either } from "effect"
 import { loadMax, parseBenchOptions, processCpuMs, quantile } from "../../bench/cluster.ts"
 import { commands } from "../../src/cli/commands.ts"
 
-const raw = { modes: "memory,weak,strong", loads: "4,16", duration: 10, warmup: 3, out: "bench/results", basePort: 7400 }
+const raw = { modes: "memory,weak,strong", loads: "4,16", duration: 10, warmup: 3, out: "bench/results", basePort: 7400, api: "batch", proofs: false }
 
 const run = async (...args: Array<string>) => {
   const out: Array<string> = []
@@ -33,7 +33,9 @@ const run = async (...args: Array<string>) => {
 describe("bench options", () => {
   it("accepts good options, sorting the loads", () => {
     const ok = parseBenchOptions({ ...raw, modes: " strong , memory", loads: "64,4,16" })
-    expect(Either.isRight(ok) && ok.right).toMatchObject({ modes: ["strong", "memory"], loads: [4, 16, 64], durationS: 10, warmupS: 3 })
+    expect(Either.isRight(ok) && ok.right).toMatchObject({ modes: ["strong", "memory"], loads: [4, 16, 64], durationS: 10, warmupS: 3, api: "batch", proofs: false })
+    const tx = parseBenchOptions({ ...raw, api: "tx" })
+    expect(Either.isRight(tx) && tx.right.api).toBe("tx")
   })
 
   it("refuses bad options with an error naming the option", () => {
@@ -50,7 +52,9 @@ describe("bench options", () => {
       [{ warmup: -1 }, "--warmup"],
       [{ basePort: 80 }, "--base-port"],
       [{ basePort: 65530 }, "--base-port"],
-      [{ out: " " }, "--out"]
+      [{ out: " " }, "--out"],
+      [{ api: "grpc" }, `--api: unknown "grpc"`],
+      [{ api: "tx", proofs: true }, "--proofs needs --api batch"]
     ]
     for (const [change, message] of cases) {
       const r = parseBenchOptions({ ...raw, ...change })
@@ -61,7 +65,7 @@ describe("bench options", () => {
   it("smartchain bench has --help and exits 1 on a bad option", async () => {
     const help = await run("bench", "--help")
     expect(help.status).toBe(0)
-    for (const option of ["--modes", "--loads", "--duration", "--warmup", "--out", "--base-port"]) expect(help.stdout).toContain(option)
+    for (const option of ["--modes", "--loads", "--duration", "--warmup", "--out", "--base-port", "--api", "--proofs"]) expect(help.stdout).toContain(option)
     const bad = await run("bench", "--modes", "turbo")
     expect(bad.status).toBe(1)
     expect(bad.stderr).toContain(`--modes: unknown mode "turbo"`)

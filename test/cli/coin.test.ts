@@ -1,5 +1,5 @@
-// Establishes: `smartchain coin mint|spend|balance` against a running four-replica network (in
-// this process, over TCP and HTTP) mint coins, move them with change, and report balances rebuilt
+// Establishes: `smartchain coin mint|spend|balance` against a running four-replica strong-mode
+// network (in this process, over TCP and HTTP, blocks in classic-level stores) mint coins, move them with change, and report balances rebuilt
 // from the chain; they fail with one clear line and exit 1 for insufficient funds, a bad key file,
 // a bad amount, and no reachable replica; each subcommand has --help; input selection and the
 // unspent-output rebuild follow the coin's rules.
@@ -99,7 +99,9 @@ describe("smartchain coin against a running network", () => {
     expect(unreachable.status).toBe(1)
     expect(unreachable.stderr).toContain("no replica reachable")
 
-    const network = await makeNetwork(4, "memory")
+    // Strong mode: the replicas run the durable commit pipeline, and the client library accepts a
+    // result on a certified reply (the block's certificate and the Merkle paths), or f + 1 matching ones.
+    const network = await makeNetwork(4, "strong")
     const cluster = await startCluster(network)
     try {
       await waitUntil(() => cluster.nodes.every((n) => n.transport.manager.connectedPeers().length === 3), "the full mesh")
@@ -112,6 +114,7 @@ describe("smartchain coin against a running network", () => {
       expect(minted.stderr).toBe("")
       expect(minted.status).toBe(0)
       expect(minted.stdout).toContain(`minted 1000 to ${minterHex}`)
+      expect(minted.stdout).toMatch(/accepted by (a certified reply|2 matching replies); the rule is 2 matching replies or a certified one \(strong mode\)/)
 
       const sent = await smartchain("coin", "spend", "--from", minterFile, "--to", receiver, "--amount", "300", ...urls)
       expect(sent.stderr).toBe("")

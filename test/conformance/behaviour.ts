@@ -20,7 +20,12 @@ export const ReplicaView = Schema.Struct({
   /** Its last ACCEPT in the open cid: the regency (-1: none) and the batch. */
   vote: Schema.Struct({ regency: Int, batch: Batch }),
   /** The (regency, batch) pairs it wrote or accepted in the open cid, sorted. */
-  written: Schema.Array(Schema.Tuple(Int, Batch))
+  written: Schema.Array(Schema.Tuple(Int, Batch)),
+  /** Persistence: blocks written, synced, and certified (strong mode); whether it is running. */
+  wrote: Int,
+  dur: Int,
+  certH: Int,
+  up: Schema.Boolean
 })
 export type ReplicaView = typeof ReplicaView.Type
 
@@ -39,15 +44,37 @@ export const SentMessage = Schema.Union(
     accepted: Schema.Struct({ regency: Int, batch: Batch }),
     written: Schema.Array(Schema.Tuple(Int, Batch))
   }),
-  Schema.Struct({ type: Schema.Literal("SYNC"), from: Int, regency: Int, cid: Int, batch: Batch, bound: Schema.Boolean })
+  Schema.Struct({ type: Schema.Literal("SYNC"), from: Int, regency: Int, cid: Int, batch: Batch, bound: Schema.Boolean }),
+  /** Strong mode: a signed COMMIT on block `height` (whose batch is `batch`). */
+  Schema.Struct({ type: Schema.Literal("COMMIT"), from: Int, height: Int, batch: Batch }),
+  /** The reply to transaction `tx`, decided in block `height`. */
+  Schema.Struct({ type: Schema.Literal("REPLY"), from: Int, tx: Int, height: Int })
 )
 export type SentMessage = typeof SentMessage.Type
 
-export const ProtocolActionName = Schema.Literal("Propose", "Write", "Accept", "Decide", "Stop", "StopData", "Sync", "Resume")
+export const ProtocolActionName = Schema.Literal(
+  "Propose",
+  "Write",
+  "Accept",
+  "Decide",
+  "Stop",
+  "StopData",
+  "Sync",
+  "Resume",
+  "PersistBlock",
+  "SyncBlocks",
+  "Commit",
+  "Certify",
+  "ReleaseReply",
+  "Crash",
+  "Restart"
+)
 
 export const Step = Schema.Union(
   Schema.Struct({ action: Schema.Literal("Submit"), tx: Int, sent: Schema.Array(SentMessage), post: Schema.Array(ReplicaView) }),
-  Schema.Struct({ action: ProtocolActionName, replica: Int, sent: Schema.Array(SentMessage), post: Schema.Array(ReplicaView) })
+  Schema.Struct({ action: ProtocolActionName, replica: Int, sent: Schema.Array(SentMessage), post: Schema.Array(ReplicaView) }),
+  /** Every running replica crashes at once. */
+  Schema.Struct({ action: Schema.Literal("CrashAll"), sent: Schema.Array(SentMessage), post: Schema.Array(ReplicaView) })
 )
 export type Step = typeof Step.Type
 
@@ -55,6 +82,8 @@ export const Behaviour = Schema.Struct({
   goal: Schema.String,
   /** How the file was made (tool, module, seed), for a reader. */
   source: Schema.String,
+  /** The spec's persistence mode (Mode). */
+  mode: Schema.Literal("memory", "weak", "strong"),
   replicas: Int,
   /** The spec's BatchMax: most transactions in a batch. */
   batchMax: Int,

@@ -1,36 +1,64 @@
 /**
  * Replay of spec behaviours through the real replica core (spec -> implementation).
  *
- * Four replicas run `step` (src/core/step.ts) behind the Verifier, with no persistence (ordering
- * and leader change only). Each spec step becomes inputs for the replica that takes it:
+ * Four replicas run `step` (src/core/step.ts) behind the Verifier, with blocks and durable commit
+ * in the behaviour's persistence mode (a key-value application, each replica's storage the
+ * in-memory BlockStore with crash semantics). Each spec step becomes inputs for the replica that
+ * takes it:
  *
- *   Submit(i)     transaction i to every replica
- *   Propose(r)    none: the leader proposes as soon as it holds a pending transaction
- *   Write(r)      the leader's PROPOSE (the message the leader's core actually sent)
- *   Accept(r)     WRITEs that are in the spec's msgs, one at a time, until it accepts
- *   Decide(r)     ACCEPTs that are in the spec's msgs, one at a time, until it decides
- *   Stop(r)       STOPs in the spec's msgs, one at a time (f + 1 make it join); else ticks
- *                 past the request timeout
- *   StopData(r)   STOPs in the spec's msgs, one at a time, until it installs the regency
- *   Sync(r)       the STOPDATA sent to it that are in the spec's msgs, one at a time
- *   Resume(r)     the new leader's SYNC
+ *   Submit(i)       transaction i to every running replica
+ *   Propose(r)      none: the leader proposes as soon as it holds a pending transaction
+ *   Write(r)        the leader's PROPOSE (the message the leader's core actually sent)
+ *   Accept(r)       WRITEs that are in the spec's msgs, one at a time, until it accepts
+ *   Decide(r)       ACCEPTs that are in the spec's msgs, one at a time, until it decides
+ *   Stop(r)         STOPs in the spec's msgs, one at a time (f + 1 make it join); else ticks
+ *                   past the request timeout
+ *   StopData(r)     STOPs in the spec's msgs, one at a time, until it installs the regency
+ *   Sync(r)         the STOPDATA sent to it that are in the spec's msgs, one at a time
+ *   Resume(r)       the new leader's SYNC
+ *   PersistBlock(r) the ACCEPTs of the block's cid in the spec's msgs, one at a time, until the
+ *                   replica holds the canonical proof and writes the block
+ *   SyncBlocks(r)   completes the sync the replica asked for (its storage syncs)
+ *   Commit(r)       none: a replica commits as soon as its block is synced
+ *   Certify(r)      the COMMITs in the spec's msgs, one at a time, then completes the sync of
+ *                   the certificate
+ *   ReleaseReply(r) none: replies go out as soon as the mode allows
+ *   Crash(r)        its storage loses what was not synced and it stops; CrashAll: every running
+ *                   replica at once
+ *   Restart(r)      the replica restarts from its storage (src/persistence/restart.ts); its
+ *                   clients send it their transactions again (the spec's submitted requests
+ *                   survive a crash: clients resend until they have a reply)
+ *
+ * A sync that covers only the consensus record (the vote and the regency) completes at once: the
+ * spec's Accept, StopData and Sync log their state durably and send in one step, and the core
+ * holds those messages until that sync. Block and certificate syncs wait for the spec's
+ * SyncBlocks and Certify.
  *
  * The step is matched when the replica emits the trace event of the same action with the same
- * parameters (cid, regency, batch, leader, bound). The core fires every enabled action at once
- * (a leader writes its own proposal in the step it proposes), so an event may come before the
+ * parameters (cid, regency, batch, leader, bound, height). The core fires every enabled action at
+ * once (a leader writes its own proposal in the step it proposes), so an event may come before the
  * spec takes its step: it waits in the replica's queue of emitted events until the spec step
- * consumes it. After every step, each replica whose queue is empty (not ahead of the spec) must
- * be in the spec's post-state: decided batches per cid, regency, active, the value accepted and
- * the values written in the open cid.
+ * consumes it. After every step, each running replica whose queue is empty (not ahead of the
+ * spec) must be in the spec's post-state: decided batches per cid, regency, active, the value
+ * accepted and the values written in the open cid, blocks written, synced and certified.
  */
+import { Effect, Either } from "effect"
+import { kvApp, putOp } from "../../src/app/kv.ts"
 import { toHex } from "../../src/chain/bytes.ts"
-import { batchHash } from "../../src/chain/hash.ts"
-import type { ConsensusMessage, ReplicaId, Transaction } from "../../src/chain/types.ts"
+import { batchHash, genesisHash, viewHash } from "../../src/chain/hash.ts"
+import type { ConsensusMessage, Genesis, ReplicaId, Transaction } from "../../src/chain/types.ts"
 import { makeConfig } from "../../src/core/config.ts"
-import type { Input, TraceEvent } from "../../src/core/io.ts"
+import type { Input, Output, TraceEvent } from "../../src/core/io.ts"
 import type { ReplicaState } from "../../src/core/state.ts"
 import { initialState } from "../../src/core/state.ts"
 import { step } from "../../src/core/step.ts"
+import { crashAllTrace, crashTrace } from "../../src/persistence/crash.ts"
+import { genesisMachine } from "../../src/persistence/machine.ts"
+import { restart } from "../../src/persistence/restart.ts"
+import type { PersistenceConfig } from "../../src/persistence/state.ts"
+import { applyRewrite, applyWrite, loadDurable } from "../../src/replica/storage.ts"
+import type { MemoryBlockStore } from "../../src/services/blockstore-memory.ts"
+import { makeMemoryBlockStore } from "../../src/services/blockstore-memory.ts"
 import { nodeCrypto } from "../../src/services/crypto.ts"
 import { InputVerifier } from "../../src/services/verifier.ts"
 import { Prng } from "../sim/prng.ts"
@@ -56,6 +84,10 @@ interface Replica {
   readonly ahead: Array<TraceEvent>
   /** The batches it decided, by cid (index cid - 1), as sorted tx ids. */
   readonly decided: Array<ReadonlyArray<number>>
+  readonly store: MemoryBlockStore
+  up: boolean
+  /** The sync it asked for and that has not completed (the core keeps one in flight). */
+  syncSeq: number | undefined
 }
 
 interface Sent {
@@ -79,7 +111,7 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
   const world = makeWorld(new Prng(seed), behaviour.replicas, 1, { ...simLimits, batchTxMax: behaviour.batchMax })
   const client = world.clients[0] as Keys
   const tx = new Map<number, Transaction>()
-  for (const i of behaviour.txs) tx.set(i, signTx(client, BigInt(i), Uint8Array.of(i & 0xff, i >> 8)))
+  for (const i of behaviour.txs) tx.set(i, signTx(client, BigInt(i), putOp(Uint8Array.of(i & 0xff, i >> 8), Uint8Array.of(i & 0xff))))
   const txIdBySeq = (seq: bigint): number => Number(seq)
 
   /** Batches in the implementation: hash -> tx ids, and tx ids -> hash. */
@@ -92,6 +124,21 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
   }
   const idsOfTxs = (txs: ReadonlyArray<Transaction>): Array<number> => txs.map((t) => txIdBySeq(t.seq)).sort((a, b) => a - b)
 
+  const genesis: Genesis = {
+    chainId,
+    view: world.view,
+    persistence: behaviour.mode,
+    minters: [client.publicKey],
+    admission: [],
+    limits: world.limits
+  }
+  const persistence: PersistenceConfig = {
+    mode: behaviour.mode,
+    genesis,
+    genesisHash: genesisHash(nodeCrypto, genesis),
+    viewHash: viewHash(nodeCrypto, world.view),
+    machine: genesisMachine(kvApp, nodeCrypto, genesis)
+  }
   const replicas: Array<Replica> = world.view.members.map((m) => {
     const keys = world.viewKeys[m.replica] as Keys
     const config = makeConfig({
@@ -100,13 +147,17 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
       view: world.view,
       limits: world.limits,
       crypto: nodeCrypto,
-      signer: { sign: (msg) => nodeCrypto.sign(keys.secret, msg) }
+      signer: { sign: (msg) => nodeCrypto.sign(keys.secret, msg) },
+      persistence
     })
     return {
       state: initialState(config),
       verifier: new InputVerifier({ chainId, view: world.view, quorum: config.quorum, limits: world.limits, crypto: nodeCrypto }),
       ahead: [],
-      decided: []
+      decided: [],
+      store: Effect.runSync(makeMemoryBlockStore({ crypto: nodeCrypto })),
+      up: true,
+      syncSeq: undefined
     }
   })
   const f = replicas[0]!.state.config.f
@@ -117,31 +168,73 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
   const events: Record<string, number> = {}
   let statesCompared = 0
 
-  const feed = (r: ReplicaId, input: Input): void => {
+  const storage = (node: Replica, effect: Effect.Effect<void, { readonly message: string }>): void => {
+    const result = Effect.runSync(Effect.either(effect))
+    if (Either.isLeft(result)) throw new Mismatch(`storage of replica ${node.state.config.self} failed: ${result.left.message}`)
+  }
+
+  const interpret = (r: ReplicaId, outputs: ReadonlyArray<Output>): void => {
     const node = replicas[r] as Replica
+    for (const out of outputs) {
+      switch (out._tag) {
+        case "Trace":
+          node.ahead.push(out.event)
+          break
+        case "Send":
+          network.push({ from: r, to: out.to, message: out.message })
+          break
+        case "Broadcast":
+          network.push({ from: r, to: undefined, message: out.message })
+          break
+        case "Decide":
+          node.decided[Number(out.cid) - 1] = idsOfTxs(out.batch)
+          break
+        case "WriteBlock":
+        case "WriteCertificate":
+        case "WriteRecord":
+          storage(node, applyWrite(node.store, out))
+          break
+        case "RewriteBlock":
+          storage(node, applyRewrite(node.store, out))
+          break
+        case "SyncRequest":
+          node.syncSeq = out.seq
+          break
+        default:
+          // Replies, state transfer and shared proofs: no spec step here depends on them.
+          break
+      }
+    }
+  }
+
+  /** Completes the sync in flight: storage makes everything staged durable, the core learns it. */
+  const completeSync = (r: ReplicaId): boolean => {
+    const node = replicas[r] as Replica
+    const seq = node.syncSeq
+    if (seq === undefined || !node.up) return false
+    node.syncSeq = undefined
+    storage(node, node.store.sync())
+    feed(r, { _tag: "Synced", seq })
+    return true
+  }
+
+  /** Whether the sync in flight covers only the consensus record (no block, no certificate). */
+  const recordOnlySync = (node: Replica): boolean => {
+    const p = node.state.persistence
+    const inFlight = p?.inFlight
+    return p !== undefined && inFlight !== undefined && inFlight.wrote <= p.dur && inFlight.certWrote <= p.certH
+  }
+
+  function feed(r: ReplicaId, input: Input): void {
+    const node = replicas[r] as Replica
+    if (!node.up) throw new Mismatch(`replica ${r} is down and cannot take an input`)
     const { accepted } = node.verifier.verify([input])
     for (const i of accepted) {
       const result = step(node.state, i)
       node.state = result.state
-      for (const out of result.outputs) {
-        switch (out._tag) {
-          case "Trace":
-            node.ahead.push(out.event)
-            break
-          case "Send":
-            network.push({ from: r, to: out.to, message: out.message })
-            break
-          case "Broadcast":
-            network.push({ from: r, to: undefined, message: out.message })
-            break
-          case "Decide":
-            node.decided[Number(out.cid) - 1] = idsOfTxs(out.batch)
-            break
-          default:
-            break
-        }
-      }
+      interpret(r, result.outputs)
     }
+    if (node.syncSeq !== undefined && recordOnlySync(node)) completeSync(r)
   }
 
   const deliver = (to: ReplicaId, sent: Sent): void => {
@@ -167,6 +260,10 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
           return c._tag === "StopData" && Number(c.regency) === m.regency
         case "SYNC":
           return c._tag === "Sync" && Number(c.regency) === m.regency && Number(c.cid) === m.cid
+        case "COMMIT":
+          return c._tag === "Commit" && Number(c.height) === m.height
+        case "REPLY":
+          return false
       }
     })
 
@@ -209,6 +306,44 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
         if (s === undefined) throw new Mismatch(`replica ${m.from} never sent the ${m.type} the spec has (${JSON.stringify(m)})`)
         deliver(to, s)
       })
+
+  /** Transactions submitted so far in the behaviour (clients resend them until they have a reply). */
+  const submittedTxs: Array<number> = []
+
+  /** Crashes replicas: unsynced writes are lost; the host emits the Crash (CrashAll) event. */
+  const crash = (targets: ReadonlyArray<ReplicaId>, all: boolean): TraceEvent => {
+    const nodes = targets.map((r) => replicas[r] as Replica)
+    const event = all ? crashAllTrace(nodes.map((x) => x.state)) : crashTrace((nodes[0] as Replica).state)
+    for (const x of nodes) {
+      storage(x, x.store.crash())
+      x.up = false
+      x.syncSeq = undefined
+    }
+    return event
+  }
+
+  /** Restarts replica r from its storage, as the spec's Restart; returns its Restart event. */
+  const restartReplica = (r: ReplicaId, v: ReplicaView): TraceEvent | undefined => {
+    const node = replicas[r] as Replica
+    if (node.up) throw new Mismatch(`replica ${r} restarts but is running`)
+    const durable = Effect.runSync(Effect.either(loadDurable(node.store)))
+    if (Either.isLeft(durable)) throw new Mismatch(`replica ${r} cannot read its storage: ${durable.left.message}`)
+    const result = restart(node.state.config, durable.right, nowMs[r] ?? 0)
+    if (result.truncateFrom !== undefined) throw new Mismatch(`replica ${r} found a synced block that does not match (${result.truncateFrom})`)
+    node.state = result.state
+    node.up = true
+    node.decided.length = Number(result.state.lastDecidedCid)
+    interpret(r, result.outputs)
+    if (node.syncSeq !== undefined && recordOnlySync(node)) completeSync(r)
+    const e = take(r, (x) => x.action === "Restart" && num(x, "height") === v.dur && num(x, "regency") === v.regency && num(x, "accepted") === v.vote.regency)
+    // Its clients send their transactions again; the Submit events are part of coming back.
+    for (const i of submittedTxs) {
+      if (node.state.decidedTx.has(`${toHex(client.publicKey)}:${i}`) || v.chain.some((b) => b.includes(i))) continue
+      feed(r, { _tag: "Transaction", tx: tx.get(i) as Transaction })
+      take(r, (x) => x.action === "Submit" && x["txSeq"] === String(i))
+    }
+    return e
+  }
 
   const stepFor = (s: Extract<Step, { replica: number }>, post: ReadonlyArray<ReplicaView>): void => {
     const r = s.replica
@@ -310,6 +445,51 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
         }
         break
       }
+      case "PersistBlock": {
+        const h = post[r]!.wrote
+        const batch = post[r]!.chain[h - 1] ?? []
+        // The replica writes the block once it holds the canonical proof: late ACCEPTs for it.
+        const accepts = msgsOf("ACCEPT").filter((a) => a.cid === h && sameBatch(a.batch, batch))
+        e = until(r, (x) => x.action === "PersistBlock" && num(x, "height") === h && x["rewrite"] !== true, deliveries(r, accepts))
+        break
+      }
+      case "SyncBlocks": {
+        const h = post[r]!.dur
+        e = until(r, (x) => x.action === "SyncBlocks" && num(x, "height") === h, [1, 2, 3].map(() => () => void completeSync(r)))
+        break
+      }
+      case "Commit": {
+        const m = own("COMMIT")
+        e = take(r, (x) => x.action === "Commit" && num(x, "height") === m.height)
+        break
+      }
+      case "Certify": {
+        const h = post[r]!.certH
+        const commits = msgsOf("COMMIT").filter((c) => c.height === h)
+        const sync = [1, 2].map(() => () => void completeSync(r))
+        e = until(r, (x) => x.action === "Certify" && num(x, "height") === h, [...deliveries(r, commits), ...sync])
+        break
+      }
+      case "ReleaseReply": {
+        // The spec releases every due reply at once; the core may have released them in one or
+        // more steps (one per sync): every released height up to the spec's must be consumed.
+        const heights = new Set(s.sent.flatMap((m) => (m.type === "REPLY" ? [m.height] : [])))
+        const top = Math.max(0, ...heights)
+        e = take(r, (x) => x.action === "ReleaseReply" && num(x, "height") === top)
+        while (e !== undefined && num(e, "from") > Math.min(...heights)) {
+          const below = num(e, "from") - 1
+          if (take(r, (x) => x.action === "ReleaseReply" && num(x, "height") === below) === undefined) break
+        }
+        break
+      }
+      case "Crash": {
+        e = crash([r], false)
+        break
+      }
+      case "Restart": {
+        e = restartReplica(r, post[r]!)
+        break
+      }
     }
     if (e === undefined) {
       const queued = node.ahead.map(describe).join("; ") || "none"
@@ -338,6 +518,10 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
     const written = [...st.instance.wroteIn].map(([reg, h]) => `${reg}:${show(idsByHash.get(h) ?? [-1])}`).sort()
     const specWritten = v.written.map(([reg, b]) => `${reg}:${show(b)}`).sort()
     if (written.join(" ") !== specWritten.join(" ")) throw new Mismatch(`${where} wrote [${written.join(" ")}], the spec [${specWritten.join(" ")}]`)
+    const p = st.persistence
+    if (p === undefined) throw new Mismatch(`${where} runs without persistence`)
+    if (Number(p.wrote) !== v.wrote || Number(p.dur) !== v.dur || Number(p.certH) !== v.certH)
+      throw new Mismatch(`${where} wrote/synced/certified ${p.wrote}/${p.dur}/${p.certH}, the spec ${v.wrote}/${v.dur}/${v.certH}`)
     statesCompared++
   }
 
@@ -347,16 +531,26 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
       if (s.action === "Submit") {
         const t = tx.get(s.tx)
         if (t === undefined) throw new Mismatch(`transaction ${s.tx} is not in the behaviour's txs`)
+        submittedTxs.push(s.tx)
         for (let r = 0; r < replicas.length; r++) {
+          if (!(replicas[r] as Replica).up) continue
           feed(r, { _tag: "Transaction", tx: t })
           if (take(r, (x) => x.action === "Submit" && x["txSeq"] === String(s.tx)) === undefined)
             throw new Mismatch(`replica ${r} did not emit Submit for transaction ${s.tx}`)
         }
         events["Submit"] = (events["Submit"] ?? 0) + 1
+      } else if (s.action === "CrashAll") {
+        const running = replicas.flatMap((x, r) => (x.up ? [r] : []))
+        const e = crash(running, true)
+        const down = s.post.flatMap((v, r) => (v.up ? [] : [r]))
+        if (JSON.stringify(e["replicas"]) !== JSON.stringify(down)) throw new Mismatch(`CrashAll took down [${String(e["replicas"])}], the spec [${down.join(",")}]`)
+        events["CrashAll"] = (events["CrashAll"] ?? 0) + 1
       } else stepFor(s, s.post)
       specMsgs.push(...s.sent)
       s.post.forEach((v, r) => {
-        if ((replicas[r] as Replica).ahead.length === 0) compare(r, v)
+        const node = replicas[r] as Replica
+        if (node.up !== v.up) throw new Mismatch(`replica ${r} is ${node.up ? "running" : "down"}, in the spec ${v.up ? "running" : "down"}`)
+        if (node.up && node.ahead.length === 0) compare(r, v)
       })
       matched++
     }

@@ -373,6 +373,26 @@ describe("batch verification, key generation and the layers", () => {
     for (const impl of impls) expect(impl.verifyBatch(tampered)).toEqual([true, false, true, false])
   })
 
+  it("a bound signer signs as sign does, keeps its key when the caller's bytes change, and refuses a bad seed", () => {
+    // More distinct seeds than the node layer's secret-key cache holds, signed in turn, so the
+    // bound signers are compared with `sign` while that cache is evicting.
+    const seeds = Array.from({ length: 80 }, (_, i) => new Uint8Array(32).fill(i + 1))
+    for (const impl of impls) {
+      const signers = seeds.map((s) => impl.signer(s))
+      for (let round = 0; round < 2; round++)
+        seeds.forEach((seed, i) => {
+          const message = new Uint8Array([round, i, 7])
+          expect(toHex(signers[i]!(message))).toBe(toHex(impl.sign(seed, message)))
+        })
+      const seed = new Uint8Array(32).fill(200)
+      const bound = impl.signer(seed)
+      const before = toHex(bound(new Uint8Array([1])))
+      seed.fill(0)
+      expect(toHex(bound(new Uint8Array([1])))).toBe(before)
+      expect(() => impl.signer(new Uint8Array(31))).toThrow(RangeError)
+    }
+  })
+
   it("generated secret keys are 32 fresh bytes that sign and verify across implementations", () => {
     for (const impl of impls) {
       const a = impl.generateSecretKey()

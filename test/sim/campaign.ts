@@ -7,6 +7,8 @@
  * after clients accepted results: replies are expected to be lost), odd seeds run weak mode and
  * the other even seeds strong mode, each with the storage faults drawn for the seed (full
  * crashes, torn writes, slow and failing disks, wiped and corrupt disks) and Byzantine replicas.
+ * Every run takes a checkpoint every 4 blocks (`simChainLimits`): restarts restore the latest
+ * snapshot, and a wiped replica recovers by snapshot-based state transfer.
  */
 import type { SimOptions, SimResult } from "./simulator.ts"
 import { drawFaults } from "./simulator.ts"

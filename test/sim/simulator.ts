@@ -12,18 +12,23 @@
  * keeps them in the in-memory BlockStore with crash semantics, driven synchronously. Storage
  * faults: one replica or every correct one crashing at once (unsynced writes lost, the last one
  * possibly torn), a replica restarted with an empty disk or a corrupt block, slow and failing
- * syncs. Clients accept replies by the mode's rule. Checkers: DurableReplies right after every
- * full crash (each accepted result is still in the synced storage of some correct replica) and at
- * the end (in every correct replica's chain at its height); the coin invariants (supply equals
- * the minted total, no output spent twice); equal states and header hashes at equal heights; and
- * `verifyChain` over every correct replica's stored chain.
+ * syncs; and, on request, a crash at a named point of the commit pipeline (`CrashPointPlan`).
+ * Every 4th block is a checkpoint (`simChainLimits`): its snapshot is stored with it, a restarted
+ * replica restores its latest snapshot and replays only the blocks after it, and a replica with a
+ * wiped disk recovers by snapshot-based state transfer from its peers' stores (./transfer.ts)
+ * before it restarts. Clients accept replies by the mode's rule. Checkers: DurableReplies right
+ * after every full crash (each accepted result is still in the synced storage of some correct
+ * replica) and at the end (in every correct replica's chain at its height); the coin invariants
+ * (supply equals the minted total, no output spent twice); equal states and header hashes at
+ * equal heights; `verifyChain` over every correct replica's stored chain; and that state transfer
+ * never takes a correct member for Byzantine.
  */
 import { Effect, Either, Option } from "effect"
 import type { CoinState } from "../../src/app/coin.ts"
 import { coinApp, coinInvariants, CoinHistoryChecker } from "../../src/app/coin.ts"
 import { toHex } from "../../src/chain/bytes.ts"
 import { batchHash, genesisHash, txHash, viewHash } from "../../src/chain/hash.ts"
-import type { Block, Certificate, ConsensusMessage, DecisionProof, Genesis, PersistenceMode, ReplicaId, Transaction } from "../../src/chain/types.ts"
+import type { Block, Certificate, ConsensusMessage, DecisionProof, Genesis, Limits, PersistenceMode, ReplicaId, Transaction } from "../../src/chain/types.ts"
 import { verifyChain } from "../../src/chain/verify.ts"
 import type { ReplicaConfig } from "../../src/core/config.ts"
 import { makeConfig } from "../../src/core/config.ts"
@@ -34,8 +39,10 @@ import { step } from "../../src/core/step.ts"
 import { crashAllTrace, crashTrace } from "../../src/persistence/crash.ts"
 import { genesisMachine } from "../../src/persistence/machine.ts"
 import { restart } from "../../src/persistence/restart.ts"
+import type { StateTransferCounters, StateTransferMessage } from "../../src/persistence/state-transfer.ts"
+import { decodeStateTransferMessage, encodeStateTransferMessage } from "../../src/persistence/state-transfer.ts"
 import { heightKey } from "../../src/persistence/state.ts"
-import { applyWrite, loadDurable } from "../../src/replica/storage.ts"
+import { applyRewrite, applyWrite, loadDurable } from "../../src/replica/storage.ts"
 import type { MemoryBlockStore } from "../../src/services/blockstore-memory.ts"
 import { makeMemoryBlockStore } from "../../src/services/blockstore-memory.ts"
 import { readRangeBlocksMax } from "../../src/services/blockstore-core.ts"
@@ -48,6 +55,7 @@ import type { Behaviour } from "./byzantine.ts"
 import { Byzantine } from "./byzantine.ts"
 import { EventHeap } from "./heap.ts"
 import { Prng } from "./prng.ts"
+import { answerFromStore, Recovery } from "./transfer.ts"
 import type { Payload, World } from "./world.ts"
 import { chainId, makeWorld, simLimits } from "./world.ts"
 import { coinWorkload, minterIndex } from "./workload.ts"
@@ -98,6 +106,92 @@ export interface FaultPlan {
   readonly disks?: DiskPlan
 }
 
+/**
+ * The points of the durable-commit pipeline where a crash can interrupt block `height`
+ * (PROTOCOL.md section 4), in pipeline order:
+ *
+ *   executed            block executed, its WriteBlock not performed
+ *   written             WriteBlock performed, the sync not done
+ *   synced              the sync covering the block done, the core not told (no COMMIT, no reply)
+ *   committed           strong: its COMMIT sent to the others, before q COMMITs were collected
+ *   certificateWritten  strong: WriteCertificate performed, the sync not done
+ *   certificateSynced   strong: the certificate synced, the core not told (no reply released)
+ *   replied             the replies of the block released
+ */
+export const crashPoints = ["executed", "written", "synced", "committed", "certificateWritten", "certificateSynced", "replied"] as const
+export type CrashPoint = (typeof crashPoints)[number]
+
+/** A crash at a pipeline point: when `replica` reaches `point` for block `height`. */
+export interface CrashPointPlan {
+  readonly point: CrashPoint
+  readonly height: bigint
+  readonly replica: ReplicaId
+  /** Every correct running replica crashes at that moment (a full crash), not only `replica`. */
+  readonly all: boolean
+  readonly downMs: number
+}
+
+/** What happened when the crash point was reached. */
+export interface CrashPointOutcome {
+  readonly atMs: number
+  readonly crashed: ReadonlyArray<ReplicaId>
+  /** Whether the triggering replica's storage kept block `height`, and its certificate, through the crash. */
+  readonly blockDurable: boolean
+  readonly certificateDurable: boolean
+  /** Replies for block `height` the triggering replica had released before it crashed. */
+  readonly repliesReleased: number
+  /** Transactions whose client had accepted a result when the crash happened. */
+  readonly acceptedBefore: number
+}
+
+/** How a correct replica ended a run. */
+export interface FinalReplica {
+  readonly replica: ReplicaId
+  readonly up: boolean
+  readonly height: bigint
+  readonly wrote: bigint
+  readonly dur: bigint
+  readonly certH: bigint
+  /** The header hash of its last written block, and its application state hash. */
+  readonly headHash: string
+  readonly stateHash: string
+}
+
+/** One restart of a replica from its storage. */
+export interface RestartRecord {
+  readonly replica: ReplicaId
+  readonly atMs: number
+  /** The synced height it came back with, and the checkpoint whose snapshot gave its state (0: none). */
+  readonly height: bigint
+  readonly restoredFrom: bigint
+  readonly wiped: boolean
+}
+
+/** A wiped replica's recovery by state transfer (./transfer.ts). */
+export interface TransferRecord {
+  readonly replica: ReplicaId
+  readonly startMs: number
+  readonly endMs: number
+  readonly ok: boolean
+  /** The checkpoint whose snapshot it installed (0: none), who served it, and the height reached. */
+  readonly checkpoint: bigint
+  readonly snapshotFrom: ReplicaId | undefined
+  readonly height: bigint
+  /** Sessions run (a failed one is followed by another, up to 3), and why those that failed did. */
+  readonly attempts: number
+  readonly failures: ReadonlyArray<string>
+  /** The last session's counters, and the members it proved Byzantine. */
+  readonly counters: StateTransferCounters
+  readonly faulty: ReadonlyArray<ReplicaId>
+}
+
+/** A correct replica's stored chain at the end of a run. */
+export interface StoredChain {
+  readonly replica: ReplicaId
+  readonly blocks: ReadonlyArray<Block>
+  readonly certificates: ReadonlyArray<Certificate>
+}
+
 export interface SimOptions {
   readonly seed: number
   readonly n?: number
@@ -115,6 +209,12 @@ export interface SimOptions {
   readonly trace?: boolean
   /** The persistence mode (default weak); "off" runs ordering only, without blocks. */
   readonly mode?: PersistenceMode | "off"
+  /** Crash at a point of the durable-commit pipeline (in addition to the fault plan's crashes). */
+  readonly crashPoint?: CrashPointPlan
+  /** Return every correct replica's stored chain. */
+  readonly keepChains?: boolean
+  /** The genesis limits the replicas run with (default `simChainLimits`). */
+  readonly limits?: Limits
 }
 
 export interface Violation {
@@ -128,6 +228,7 @@ export interface Violation {
     | "StateAgreement"
     | "ChainVerify"
     | "Storage"
+    | "StateTransfer"
   readonly detail: string
   readonly atMs: number
 }
@@ -151,6 +252,15 @@ export interface SimResult {
   /** Blocks in the longest correct replica's chain, and full crashes that happened. */
   readonly chainHeight: number
   readonly crashAlls: number
+  /** The crash point, when one was planned and reached. */
+  readonly crashPoint: CrashPointOutcome | undefined
+  readonly finals: ReadonlyArray<FinalReplica>
+  /** Every correct replica's stored chain (with `keepChains`). */
+  readonly chains: ReadonlyArray<StoredChain>
+  readonly restarts: ReadonlyArray<RestartRecord>
+  readonly transfers: ReadonlyArray<TransferRecord>
+  /** The genesis the run's chains start from. */
+  readonly genesis: Genesis
 }
 
 type SimEvent =
@@ -163,8 +273,19 @@ type SimEvent =
   | { readonly atMs: number; readonly order: number; readonly kind: "crash"; readonly plan: CrashPlan }
   | { readonly atMs: number; readonly order: number; readonly kind: "restart"; readonly replica: ReplicaId; readonly wipe: boolean; readonly corrupt: boolean }
   | { readonly atMs: number; readonly order: number; readonly kind: "diskFail"; readonly replica: ReplicaId; readonly count: number }
+  | { readonly atMs: number; readonly order: number; readonly kind: "transfer"; readonly to: ReplicaId; readonly from: ReplicaId; readonly bytes: Uint8Array }
+  | { readonly atMs: number; readonly order: number; readonly kind: "transferTick"; readonly replica: ReplicaId }
+
+/**
+ * The limits the simulated replicas run with by default: the simulation's limits (small batches,
+ * short timeouts) with a checkpoint every 4 blocks, so that runs of a few dozen blocks take
+ * snapshots, restart from them and transfer them to a wiped replica.
+ */
+export const simChainLimits: Limits = { ...simLimits, checkpointInterval: 4 }
 
 const tickMs = 10
+/** State-transfer sessions a wiped replica runs before it comes back empty instead. */
+const recoveryAttemptsMax = 3
 /** A client that has no accepted result resends its transaction to every replica this often. */
 const clientRetryMs = 1_500
 /** A failed sync is tried again after this long. */
@@ -272,7 +393,7 @@ const run = <A, E>(effect: Effect.Effect<A, E>): Either.Either<A, E> => Effect.r
 export const runSimulation = (options: SimOptions): SimResult => {
   const prng = new Prng(options.seed)
   const n = options.n ?? 4
-  const world: World = makeWorld(prng, n, options.clients ?? 3, simLimits)
+  const world: World = makeWorld(prng, n, options.clients ?? 3, options.limits ?? simChainLimits)
   const plan = options.faults ?? drawFaults(prng, n)
   const mode = options.mode ?? "weak"
   const txCount = options.transactions ?? 40
@@ -290,6 +411,9 @@ export const runSimulation = (options: SimOptions): SimResult => {
   let steps = 0
   let lostReplies = 0
   let crashAlls = 0
+  const restarts: Array<RestartRecord> = []
+  const transfers: Array<TransferRecord> = []
+  const recoveries = new Map<ReplicaId, { readonly recovery: Recovery; readonly startMs: number; readonly attempt: number; readonly failures: ReadonlyArray<string> }>()
 
   const genesis: Genesis = {
     chainId,
@@ -421,6 +545,19 @@ export const runSimulation = (options: SimOptions): SimResult => {
       else for (const p of node.byzantine.transform(to, payload, node.state)) send(node.id, to, p)
     }
     for (const out of outputs) {
+      if (!node.up) return
+      if (crashPointBefore(node, out)) {
+        reachCrashPoint(node)
+        return
+      }
+      perform(out)
+      if (crashPointAfter(node, out)) {
+        reachCrashPoint(node)
+        return
+      }
+    }
+
+    function perform(out: Output): void {
       switch (out._tag) {
         case "Send":
           sendOut(out.to, { _tag: "Consensus", message: out.message })
@@ -477,7 +614,7 @@ export const runSimulation = (options: SimOptions): SimResult => {
         case "RewriteBlock": {
           const store = node.store
           if (store === undefined) break
-          const r = run(Effect.zipRight(store.truncateFrom(out.block.header.height), store.appendBlock(out.block)))
+          const r = run(applyRewrite(store, out))
           if (Either.isLeft(r)) violations.push({ property: "Storage", detail: `replica ${node.id}: ${r.left.message}`, atMs: now })
           break
         }
@@ -510,6 +647,8 @@ export const runSimulation = (options: SimOptions): SimResult => {
     const { accepted, rejected: dropped } = node.verifier.verify(inputs)
     countRejected(rejected, dropped)
     for (const input of accepted) {
+      // A crash point reached while interpreting the last step stops the replica mid-batch.
+      if (!node.up) return
       steps++
       try {
         const result = step(node.state, input)
@@ -571,13 +710,18 @@ export const runSimulation = (options: SimOptions): SimResult => {
 
   const onCrash = (c: CrashPlan): void => {
     const targets = (c.replicas === "all" ? correct : c.replicas.map((r) => nodes[r]!)).filter((x) => x.up && x.byzantine === undefined)
+    crashNow(targets, c.replicas === "all", c.downMs, c.wipe === true, c.corrupt === true)
+  }
+
+  /** Crashes `targets` (all of the running correct replicas when `all`) and schedules their restart. */
+  const crashNow = (targets: ReadonlyArray<Node>, all: boolean, downMs: number, wipe: boolean, corrupt: boolean): void => {
     if (targets.length === 0) return
-    if (c.replicas === "all") {
+    if (all) {
       crashAlls++
       emitTrace(crashAllTrace(targets.map((x) => x.state)))
     } else for (const x of targets) emitTrace(crashTrace(x.state))
     for (const x of targets) crash(x)
-    if (c.replicas === "all") {
+    if (all) {
       checkDurable()
       // Memory mode keeps nothing of ordering across a crash: decisions above what any replica
       // synced are gone for everyone and may be decided again differently (its lost transactions).
@@ -587,12 +731,86 @@ export const runSimulation = (options: SimOptions): SimResult => {
         for (const cid of [...decidedHash.keys()]) if (cid > durable) decidedHash.delete(cid)
       }
     }
-    for (const x of targets)
-      heap.push({ atMs: now + c.downMs, order: order++, kind: "restart", replica: x.id, wipe: c.wipe === true, corrupt: c.corrupt === true })
+    for (const x of targets) heap.push({ atMs: now + downMs, order: order++, kind: "restart", replica: x.id, wipe, corrupt })
+  }
+
+  // ---- Crash points of the pipeline --------------------------------------------------------
+
+  const pointPlan = persistence === undefined ? undefined : options.crashPoint
+  let pointOutcome: CrashPointOutcome | undefined
+  /** Replies for the crash point's block released by its replica so far. */
+  let pointReplies = 0
+
+  const armed = (node: Node): CrashPointPlan | undefined =>
+    pointPlan !== undefined && pointOutcome === undefined && node.id === pointPlan.replica && node.byzantine === undefined ? pointPlan : undefined
+
+  /** The output is the first step past the point: crash before performing it. */
+  const crashPointBefore = (node: Node, out: Output): boolean => {
+    const plan = armed(node)
+    return plan !== undefined && plan.point === "executed" && out._tag === "WriteBlock" && out.block.header.height === plan.height
+  }
+
+  /** The output completes the point: crash right after performing it. */
+  const crashPointAfter = (node: Node, out: Output): boolean => {
+    const plan = armed(node)
+    if (plan === undefined) return false
+    if (out._tag === "Reply" && out.height === plan.height) pointReplies++
+    switch (plan.point) {
+      case "written":
+        return out._tag === "WriteBlock" && out.block.header.height === plan.height
+      case "committed":
+        return out._tag === "Broadcast" && out.message._tag === "Commit" && out.message.height === plan.height
+      case "certificateWritten":
+        return out._tag === "WriteCertificate" && out.certificate.height === plan.height
+      case "replied": {
+        if (out._tag !== "Trace" || out.event.action !== "ReleaseReply") return false
+        const from = BigInt(out.event["from"] as number)
+        const to = BigInt(out.event["height"] as number)
+        return from <= plan.height && plan.height <= to
+      }
+      default:
+        return false
+    }
+  }
+
+  /** After a sync completed on disk and before the core hears of it: the two "synced" points. */
+  const crashPointAtSync = (node: Node): boolean => {
+    const plan = armed(node)
+    const p = node.state.persistence
+    const store = node.store
+    if (plan === undefined || p === undefined || store === undefined) return false
+    if (plan.point === "synced") return p.dur < plan.height && Either.isRight(run(store.readBlock(plan.height)))
+    if (plan.point === "certificateSynced") return p.certH < plan.height && Either.isRight(run(store.readCertificate(plan.height)))
+    return false
+  }
+
+  const reachCrashPoint = (node: Node): void => {
+    const plan = pointPlan
+    if (plan === undefined) return
+    const targets = plan.all ? correct.filter((x) => x.up) : [node]
+    crashNow(targets, plan.all, plan.downMs, false, false)
+    const store = node.store
+    pointOutcome = {
+      atMs: now,
+      crashed: targets.map((x) => x.id),
+      blockDurable: store !== undefined && Either.isRight(run(store.readBlock(plan.height))),
+      certificateDurable: store !== undefined && Either.isRight(run(store.readCertificate(plan.height))),
+      repliesReleased: pointReplies,
+      acceptedBefore: [...clientTxs.values()].filter((c) => c.accepted !== undefined).length
+    }
   }
 
   const onRestart = (node: Node, wipe: boolean, corrupt: boolean): void => {
-    if (wipe) node.store = newStore()
+    if (wipe) {
+      // An empty disk: the replica first recovers by state transfer, then restarts from what it stored.
+      node.store = newStore()
+      if (node.store !== undefined) startRecovery(node)
+      return
+    }
+    restartFromStore(node, corrupt, false)
+  }
+
+  const restartFromStore = (node: Node, corrupt: boolean, wiped: boolean): void => {
     const store = node.store
     if (store === undefined) return
     if (corrupt) {
@@ -600,7 +818,10 @@ export const runSimulation = (options: SimOptions): SimResult => {
       if (Either.isRight(head) && Option.isSome(head.right) && head.right.value.height > 1n)
         Effect.runSync(store.corrupt(BigInt(prng.int(1, Number(head.right.value.height))), "block"))
     }
-    const durable = run(loadDurable(store))
+    // A failing disk fails the reads' repairs too: the replica retries, as the shell retries syncs.
+    let durable = run(loadDurable(store))
+    for (let attempt = 1; attempt < 8 && Either.isLeft(durable) && durable.left.message.includes("injected sync failure"); attempt++)
+      durable = run(loadDurable(store))
     if (Either.isLeft(durable)) {
       violations.push({ property: "Storage", detail: `replica ${node.id} cannot read its storage: ${durable.left.message}`, atMs: now })
       return
@@ -608,6 +829,7 @@ export const runSimulation = (options: SimOptions): SimResult => {
     const result = restart(node.config, durable.right, now)
     if (result.truncateFrom !== undefined) run(store.truncateFrom(result.truncateFrom))
     node.state = result.state
+    restarts.push({ replica: node.id, atMs: now, height: result.state.persistence?.dur ?? 0n, restoredFrom: result.restoredFrom, wiped })
     const kept = durable.right.blocks.slice(0, Number(result.state.persistence?.dur ?? 0n))
     node.log = kept.map((b) => ({ batch: b.transactions, proof: b.decision, hashHex: toHex(b.decision.batchHash) }))
     node.decidedKeys = new Set(kept.flatMap((b) => b.transactions.map(txKey)))
@@ -621,11 +843,140 @@ export const runSimulation = (options: SimOptions): SimResult => {
     interpret(node, result.outputs)
   }
 
+  // ---- Recovery of a wiped replica by state transfer (./transfer.ts) --------------------------
+
+  /** Moves a state-transfer message over the network, like any other message. */
+  const sendTransfer = (from: ReplicaId, to: ReplicaId, message: StateTransferMessage): void => {
+    if (from === to) return
+    const faulty = now < plan.healMs
+    if (partitioned(from, to, now) || isolated(from, now) || isolated(to, now)) return
+    if (faulty && prng.chance(plan.lossRate)) return
+    const bytes = encodeStateTransferMessage(message)
+    heap.push({ atMs: now + prng.int(1, faulty ? plan.faultyDelayMs : plan.stableDelayMs), order: order++, kind: "transfer", to, from, bytes })
+  }
+
+  /** Starts a recovery session; a failed one is followed by a new one, up to `recoveryAttemptsMax`. */
+  const startRecovery = (node: Node, attempt = 1, startMs = now, failures: ReadonlyArray<string> = []): void => {
+    const recovery = new Recovery({
+      genesis,
+      view: world.view,
+      self: node.id,
+      requestTimeoutMs: world.limits.requestTimeoutMs,
+      send: (to, message) => sendTransfer(node.id, to, message)
+    })
+    recoveries.set(node.id, { recovery, startMs, attempt, failures })
+    recovery.start(now)
+    if (attempt === 1) heap.push({ atMs: now + tickMs, order: order++, kind: "transferTick", replica: node.id })
+    settleRecovery(node)
+  }
+
+  /** A message of state transfer arrives: an answer for a recovering replica, or a request a member answers from its store. */
+  const onTransfer = (to: Node, from: ReplicaId, bytes: Uint8Array): void => {
+    const decoded = decodeStateTransferMessage(bytes)
+    if (Either.isLeft(decoded)) {
+      violations.push({ property: "Storage", detail: `a state-transfer message from ${from} does not decode: ${decoded.left.message}`, atMs: now })
+      return
+    }
+    const message = decoded.right
+    const active = recoveries.get(to.id)
+    if (active !== undefined) {
+      active.recovery.receive(from, message)
+      settleRecovery(to)
+      return
+    }
+    if (!to.up || to.store === undefined || to.byzantine?.behaviour === "silent") return
+    const answer = answerFromStore(to.store, world.view, message)
+    if (answer === undefined) return
+    sendTransfer(to.id, from, to.byzantine === undefined ? answer : forgeAnswer(to.byzantine.behaviour, answer))
+  }
+
+  /** What a forging Byzantine member answers instead: a snapshot or a block with one byte changed. */
+  const forgeAnswer = (behaviour: Behaviour, answer: StateTransferMessage): StateTransferMessage => {
+    if (behaviour !== "forge" && behaviour !== "mixed") return answer
+    const flip = (bytes: Uint8Array): Uint8Array => {
+      const out = Uint8Array.from(bytes)
+      if (out.length > 0) out[Math.floor(out.length / 2)]! ^= 0x01
+      return out
+    }
+    if (answer._tag === "SnapshotAnswer") return { ...answer, snapshot: flip(answer.snapshot) }
+    if (answer._tag === "BlocksAnswer" && answer.blocks[0] !== undefined) {
+      const [first, ...rest] = answer.blocks
+      const results = first.results.length === 0 ? first.results : [flip(first.results[0]!), ...first.results.slice(1)]
+      return { ...answer, blocks: [{ ...first, results }, ...rest] }
+    }
+    return answer
+  }
+
+  const onTransferTick = (node: Node): void => {
+    const active = recoveries.get(node.id)
+    if (active === undefined) return
+    active.recovery.tick(now)
+    settleRecovery(node)
+    if (recoveries.has(node.id)) heap.push({ atMs: now + tickMs, order: order++, kind: "transferTick", replica: node.id })
+  }
+
+  /** A recovery that ended: its blocks and snapshot go to the new store, and the replica restarts from it. */
+  const settleRecovery = (node: Node): void => {
+    const active = recoveries.get(node.id)
+    const outcome = active?.recovery.outcome
+    if (active === undefined || outcome === undefined) return
+    recoveries.delete(node.id)
+    // The session proves a member Byzantine only on evidence: a correct member is never among them.
+    for (const r of active.recovery.session.faulty)
+      if (nodes[r]?.byzantine === undefined)
+        violations.push({ property: "StateTransfer", detail: `replica ${node.id}'s state transfer took correct replica ${r} for Byzantine`, atMs: now })
+    const store = node.store
+    const failures = outcome._tag === "Failed" ? [...active.failures, outcome.reason] : active.failures
+    const record = (ok: boolean, checkpoint: bigint, snapshotFrom: ReplicaId | undefined, height: bigint) =>
+      transfers.push({
+        replica: node.id,
+        startMs: active.startMs,
+        endMs: now,
+        ok,
+        checkpoint,
+        snapshotFrom,
+        height,
+        attempts: active.attempt,
+        failures,
+        counters: { ...active.recovery.session.counters },
+        faulty: [...active.recovery.session.faulty]
+      })
+    if (outcome._tag === "Failed" && active.attempt < recoveryAttemptsMax) {
+      startRecovery(node, active.attempt + 1, active.startMs, failures)
+      return
+    }
+    if (outcome._tag === "Failed" || store === undefined) {
+      // Nothing verified to store: the replica comes back empty and catches up instance by instance.
+      record(false, 0n, undefined, 0n)
+      restartFromStore(node, false, true)
+      return
+    }
+    const { blocks, checkpoint, certificate } = outcome.recovered
+    const written = run(
+      Effect.gen(function* () {
+        for (const block of blocks) {
+          yield* store.appendBlock(block)
+          if (block.header.height === checkpoint.height) yield* store.putSnapshot(checkpoint.height, checkpoint.stateHash, checkpoint.snapshot)
+        }
+        if (certificate !== undefined) yield* store.appendCertificate(certificate)
+        // A failing disk fails a bounded number of syncs (DiskPlan.failing): try again.
+        yield* Effect.retry(store.sync(), { times: 16 })
+      })
+    )
+    if (Either.isLeft(written)) violations.push({ property: "Storage", detail: `replica ${node.id} cannot store what it recovered: ${written.left.message}`, atMs: now })
+    record(true, checkpoint.height, checkpoint.from, BigInt(blocks.length))
+    restartFromStore(node, false, true)
+  }
+
   const onSyncDone = (node: Node, seq: number, epoch: number): void => {
     if (!node.up || node.epoch !== epoch || node.store === undefined) return
     const r = run(node.store.sync())
     if (Either.isLeft(r)) {
       heap.push({ atMs: now + syncRetryMs, order: order++, kind: "syncDone", replica: node.id, seq, epoch })
+      return
+    }
+    if (crashPointAtSync(node)) {
+      reachCrashPoint(node)
       return
     }
     feed(node, [{ _tag: "Synced", seq }])
@@ -666,6 +1017,8 @@ export const runSimulation = (options: SimOptions): SimResult => {
       else if (ev.kind === "syncDone") onSyncDone(nodes[ev.replica]!, ev.seq, ev.epoch)
       else if (ev.kind === "crash") onCrash(ev.plan)
       else if (ev.kind === "restart") onRestart(nodes[ev.replica]!, ev.wipe, ev.corrupt)
+      else if (ev.kind === "transfer") onTransfer(nodes[ev.to]!, ev.from, ev.bytes)
+      else if (ev.kind === "transferTick") onTransferTick(nodes[ev.replica]!)
       else if (ev.kind === "diskFail") {
         const store = nodes[ev.replica]!.store
         if (store !== undefined) Effect.runSync(store.failSyncs(ev.count))
@@ -731,7 +1084,8 @@ export const runSimulation = (options: SimOptions): SimResult => {
 
   /** The end-of-run checks over every correct replica's chain. */
   function checkChains(): void {
-    const byHeight = new Map<bigint, { readonly state: string; readonly head: string; readonly replica: ReplicaId }>()
+    const byHeight = new Map<bigint, { readonly state: string; readonly replica: ReplicaId }>()
+    const byWritten = new Map<bigint, { readonly hash: string; readonly replica: ReplicaId }>()
     for (const node of correct) {
       const p = node.state.persistence
       const store = node.store
@@ -758,13 +1112,20 @@ export const runSimulation = (options: SimOptions): SimResult => {
       })
       for (const v of coinInvariants(p.machine.state as CoinState, history.minted))
         violations.push({ property: "CoinInvariant", detail: `replica ${node.id}: ${v.invariant}: ${v.detail}`, atMs: now })
-      // Equal states at equal heights; and equal header hashes at equal written heights (strong mode
-      // needs them for certificates; the other modes choose the same canonical proof too).
-      const mine = { state: toHex(p.machine.stateHash()), head: `${p.wrote}:${toHex(p.headHash)}`, replica: node.id }
+      // Equal states at equal executed heights; and, in strong mode, equal header hashes at equal
+      // written heights (certificates need them; a replica may still be writing the last blocks).
+      const mine = { state: toHex(p.machine.stateHash()), replica: node.id }
       const other = byHeight.get(p.height)
       if (other === undefined) byHeight.set(p.height, mine)
-      else if (other.state !== mine.state || (mode === "strong" && other.head !== mine.head))
-        violations.push({ property: "StateAgreement", detail: `replicas ${other.replica} and ${node.id} differ at height ${p.height} (${other.state !== mine.state ? "state" : ""}${other.head !== mine.head ? " header hash" : ""})`, atMs: now })
+      else if (other.state !== mine.state)
+        violations.push({ property: "StateAgreement", detail: `replicas ${other.replica} and ${node.id} hold different states at height ${p.height}`, atMs: now })
+      if (mode === "strong" && p.wrote > 0n) {
+        const head = { hash: toHex(p.headHash), replica: node.id }
+        const seen = byWritten.get(p.wrote)
+        if (seen === undefined) byWritten.set(p.wrote, head)
+        else if (seen.hash !== head.hash)
+          violations.push({ property: "StateAgreement", detail: `replicas ${seen.replica} and ${node.id} wrote different headers at height ${p.wrote}`, atMs: now })
+      }
       for (const [key, c] of clientTxs) {
         if (c.accepted === undefined || c.accepted.height > p.height) continue
         const block = all[Number(c.accepted.height) - 1]
@@ -792,8 +1153,42 @@ export const runSimulation = (options: SimOptions): SimResult => {
     accepted: [...clientTxs.values()].filter((c) => c.accepted !== undefined).length,
     lostReplies,
     chainHeight: Math.max(0, ...correct.map((x) => Number(x.state.persistence?.height ?? 0n))),
-    crashAlls
+    crashAlls,
+    crashPoint: pointOutcome,
+    restarts,
+    transfers,
+    genesis,
+    finals: correct.map((x) => {
+      const p = x.state.persistence
+      return {
+        replica: x.id,
+        up: x.up,
+        height: p?.height ?? x.state.lastDecidedCid,
+        wrote: p?.wrote ?? 0n,
+        dur: p?.dur ?? 0n,
+        certH: p?.certH ?? 0n,
+        headHash: p === undefined ? "" : toHex(p.headHash),
+        stateHash: p === undefined ? "" : toHex(p.machine.stateHash())
+      }
+    }),
+    chains: options.keepChains === true ? correct.flatMap((x) => (x.store === undefined ? [] : [storedChain(x.id, x.store)])) : []
   }
+}
+
+/** Every block and certificate a store holds, from height 1 to its head. */
+const storedChain = (replica: ReplicaId, store: MemoryBlockStore): StoredChain => {
+  const head = run(store.head())
+  const top = Either.isRight(head) && Option.isSome(head.right) ? head.right.value.height : 0n
+  const blocks: Array<Block> = []
+  const certificates: Array<Certificate> = []
+  for (let h = 1n; h <= top; h++) {
+    const block = run(store.readBlock(h))
+    if (Either.isLeft(block)) break
+    blocks.push(block.right)
+    const certificate = run(store.readCertificate(h))
+    if (Either.isRight(certificate)) certificates.push(certificate.right)
+  }
+  return { replica, blocks, certificates }
 }
 
 export { simLimits }

@@ -269,7 +269,7 @@ const main = Effect.gen(function* () {
           const options = seedOptions(seed, kind, transactions)
           return options === undefined ? [] : [{ seed, make: () => simulateSeed(seed, dir, brokenQuorum, options) }]
         })
-  const what = `${kind._tag === "Off" ? "ordering only" : `persistence modes ${kind.modes.join(",")}`}${strict ? ", strict (spec/ as it stands)" : ""}`
+  const what = `${tracesDir !== undefined ? `traces from ${tracesDir}` : kind._tag === "Off" ? "ordering only" : `persistence modes ${kind.modes.join(",")}`}${strict ? ", strict (spec/ as it stands)" : ""}`
   console.log(
     tracesDir !== undefined
       ? `validating ${chosen.length} traces from ${tracesDir}${strict ? ", strict (spec/ as it stands)" : ""}`
@@ -316,7 +316,7 @@ const main = Effect.gen(function* () {
   console.log(`accepted ${accepted.length} (${accepted.reduce((s, o) => s + o.run.events, 0)} events, ${leaderChanges} with a leader change), rejected ${rejected.length}, errors ${errors.length}`)
   console.log(`actions in accepted traces: ${Object.entries(covered).sort(([a], [b]) => a.localeCompare(b)).map(([a, k]) => `${a} ${k}`).join(", ")}`)
   if (!brokenQuorum) console.log(missing.length === 0 ? "every Ordering and Synchronization action is covered" : `NOT covered: ${missing.join(", ")}`)
-  if (kind._tag === "Persistence") {
+  if (kind._tag === "Persistence" || outcomes.some((o) => o.run.mode !== "off")) {
     const absent = PersistenceActions.filter((a) => covered[a] === undefined)
     console.log(absent.length === 0 ? "every Persistence action is covered" : `Persistence actions in no accepted trace: ${absent.join(", ")}`)
   }

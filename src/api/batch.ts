@@ -33,10 +33,11 @@ import { Effect, Either } from "effect"
 import type * as http from "node:http"
 import { toHex } from "../chain/bytes.ts"
 import { array, decodeWith } from "../chain/codec.ts"
-import { transactionCodec, transactionEncodedSize, txSigningBytes } from "../chain/encoding.ts"
+import { transactionCodec, transactionEncodedSize } from "../chain/encoding.ts"
 import type { Transaction } from "../chain/types.ts"
+import { txKey } from "../core/state.ts"
 import type { ApiContext } from "./server.ts"
-import { ApiError, longPollMsMax } from "./server.ts"
+import { ApiError, longPollMsMax, verifyTransaction } from "./server.ts"
 import { certificateJson, headerJson } from "./json.ts"
 
 /** Most transactions in one POST /txs. */
@@ -44,6 +45,9 @@ export const batchTxsMax = 4096
 
 /** Largest POST /txs body, in bytes. */
 export const batchBodyBytesMax = 16 * 1024 * 1024
+
+/** Transactions checked between two turns of the event loop. */
+const checkChunk = 32
 
 /** The codec of a POST /txs body. */
 export const batchBodyCodec = array(transactionCodec, batchTxsMax)
@@ -90,50 +94,65 @@ const take = (ctx: ApiContext, tx: Transaction, index: number): Refusal | undefi
   const size = transactionEncodedSize(tx)
   if (size > ctx.limits.txBytesMax)
     return { index, error: "TransactionTooLarge", message: `the transaction encodes to ${size} bytes; the limit is ${ctx.limits.txBytesMax}` }
-  if (!ctx.crypto.verify(tx.client, txSigningBytes(ctx.chainId, tx), tx.signature))
+  if (!verifyTransaction(ctx, tx))
     return { index, error: "BadSignature", message: `the signature does not verify for client ${toHex(tx.client)} on chain ${ctx.chainId}` }
   if (ctx.chain.locate(tx.client, tx.seq) !== undefined) return undefined
   if (!ctx.submit(tx)) return { index, error: "Busy", message: "the replica's inbox is full; retry later" }
   return undefined
 }
 
-/** Replies released for `indexes`, grouped by block (ascending height), as response lines. */
-const replyLines = (ctx: ApiContext, txs: ReadonlyArray<Transaction>, indexes: ReadonlyArray<number>, proofs: boolean): Effect.Effect<Array<unknown>> =>
+/** One block's line of the response: its replies by request position, and with proofs the evidence. */
+interface ReplyLine {
+  readonly height: string
+  readonly viewId: string
+  readonly replies: ReadonlyArray<{ readonly index: number }>
+  readonly [field: string]: unknown
+}
+
+/** Replies released for the outstanding positions, grouped by block (ascending height), as response lines. */
+const replyLines = (ctx: ApiContext, txs: ReadonlyArray<Transaction>, keys: ReadonlyMap<number, string>, proofs: boolean): Effect.Effect<Array<ReplyLine>> =>
   Effect.gen(function* () {
-    const byHeight = new Map<bigint, { viewId: bigint; replies: Array<Record<string, unknown>>; block?: Record<string, unknown> }>()
-    for (const index of indexes) {
-      const tx = txs[index]!
+    const byHeight = new Map<bigint, Array<{ readonly index: number; readonly at: number }>>()
+    for (const [index, key] of keys) {
+      const at = ctx.chain.locateKey(key)
+      if (at === undefined) continue
+      const group = byHeight.get(at.height)
+      if (group === undefined) byHeight.set(at.height, [{ index, at: at.index }])
+      else group.push({ index, at: at.index })
+    }
+    const lines: Array<ReplyLine> = []
+    for (const height of [...byHeight.keys()].sort((a, b) => (a < b ? -1 : 1))) {
+      const group = byHeight.get(height)!
       if (!proofs) {
-        const r = yield* ctx.chain.released(tx.client, tx.seq)
-        if (r === undefined) continue
-        let group = byHeight.get(r.height)
-        if (group === undefined) byHeight.set(r.height, (group = { viewId: r.viewId, replies: [] }))
-        group.replies.push({ index, result: toHex(r.result) })
+        const block = yield* ctx.chain.block(height)
+        if (block === undefined) continue
+        const replies = group.flatMap((g) => {
+          const result = block.results[g.at]
+          return result === undefined ? [] : [{ index: g.index, result: toHex(result) }]
+        })
+        lines.push({ height: height.toString(), viewId: block.header.viewId.toString(), replies })
         continue
       }
-      const ev = yield* ctx.chain.evidence(tx.client, tx.seq)
-      if (ev === undefined) continue
-      const height = ev.block.header.height
-      let group = byHeight.get(height)
-      if (group === undefined)
-        byHeight.set(
-          height,
-          (group = {
-            viewId: ev.block.header.viewId,
-            replies: [],
-            block: {
-              header: headerJson(ev.block.header),
-              certificate: ev.certificate === undefined ? null : certificateJson(ev.certificate),
-              leafCount: ev.block.transactions.length,
-              resultLeafCount: ev.resultLeafCount
-            }
-          })
-        )
-      group.replies.push({ index, txIndex: ev.index, result: toHex(ev.result), txPath: ev.txPath.map(toHex), resultPath: ev.resultPath.map(toHex) })
+      // With proofs: the evidence of each (Merkle paths are computed once per block and kept).
+      const replies: Array<Record<string, unknown> & { readonly index: number }> = []
+      let head: { readonly height: string; readonly viewId: string; readonly [field: string]: unknown } | undefined
+      for (const g of group) {
+        const tx = txs[g.index]!
+        const ev = yield* ctx.chain.evidence(tx.client, tx.seq)
+        if (ev === undefined) continue
+        head ??= {
+          height: height.toString(),
+          viewId: ev.block.header.viewId.toString(),
+          header: headerJson(ev.block.header),
+          certificate: ev.certificate === undefined ? null : certificateJson(ev.certificate),
+          leafCount: ev.block.transactions.length,
+          resultLeafCount: ev.resultLeafCount
+        }
+        replies.push({ index: g.index, txIndex: ev.index, result: toHex(ev.result), txPath: ev.txPath.map(toHex), resultPath: ev.resultPath.map(toHex) })
+      }
+      if (head !== undefined) lines.push({ ...head, replies })
     }
-    return [...byHeight.entries()]
-      .sort((a, b) => (a[0] < b[0] ? -1 : 1))
-      .map(([height, g]) => ({ height: height.toString(), viewId: g.viewId.toString(), ...g.block, replies: g.replies }))
+    return lines
   })
 
 /** JSON.stringify with bigints as decimal strings, one line. */
@@ -157,15 +176,20 @@ export const handleBatch = async (ctx: ApiContext, req: http.IncomingMessage, re
   const txs = decoded.right
 
   const refused: Array<Refusal> = []
-  const outstanding = new Set<number>()
-  txs.forEach((tx, index) => {
+  // The positions still waiting for a reply, with their transactions' keys (computed once).
+  const outstanding = new Map<number, string>()
+  for (let index = 0; index < txs.length; index++) {
+    // Checking signatures takes a while: between chunks the event loop runs, so the replica's
+    // consensus messages are not held up behind a large batch.
+    if (index > 0 && index % checkChunk === 0) await new Promise((resolve) => setImmediate(resolve))
+    const tx = txs[index]!
     const refusal = take(ctx, tx, index)
-    if (refusal === undefined) outstanding.add(index)
+    if (refusal === undefined) outstanding.set(index, txKey(tx))
     else {
       refused.push(refusal)
       ctx.metrics.countApiRejected(refusal.error)
     }
-  })
+  }
   res.writeHead(200, { "content-type": "application/x-ndjson" })
   res.write(line({ refused }))
 
@@ -177,7 +201,7 @@ export const handleBatch = async (ctx: ApiContext, req: http.IncomingMessage, re
     finished = true
     unsubscribe()
     if (timer !== undefined) clearTimeout(timer)
-    res.end(line({ end: true, unanswered: [...outstanding] }))
+    res.end(line({ end: true, unanswered: [...outstanding.keys()] }))
   }
   // Answers are looked up one release at a time, in order, so lines go out in height order.
   let looking = false
@@ -190,12 +214,12 @@ export const handleBatch = async (ctx: ApiContext, req: http.IncomingMessage, re
     }
     looking = true
     again = false
-    Effect.runPromise(replyLines(ctx, txs, [...outstanding], proofs)).then(
+    Effect.runPromise(replyLines(ctx, txs, outstanding, proofs)).then(
       (lines) => {
         looking = false
         if (finished) return
         for (const l of lines) {
-          for (const r of (l as { replies: ReadonlyArray<{ index: number }> }).replies) outstanding.delete(r.index)
+          for (const r of l.replies) outstanding.delete(r.index)
           res.write(line(l))
         }
         if (outstanding.size === 0 || waitMs === 0) finish()

@@ -249,27 +249,38 @@ export const makeHttpBatchHub = (options: HttpBatchOptions): Effect.Effect<HttpB
       }
     }
 
+    /** Queues `tx` for member `to` in the next request; `settle` hears how the member took it. */
+    const enqueue = (to: ReplicaId, tx: Transaction, replies: Queue.Queue<ReplyFrom>, settle: (error: ClientSendError | undefined) => void): void => {
+      if (closed) return settle(new ClientSendError({ to, reason: "the client is closing" }))
+      if (!options.urls.has(to)) return settle(new ClientSendError({ to, reason: "no API URL for this member" }))
+      const list = pending.get(to)
+      const entry: Entry = { tx, replies, settle }
+      if (list === undefined) pending.set(to, [entry])
+      else list.push(entry)
+      if (!scheduled) {
+        scheduled = true
+        setImmediate(flush)
+      }
+    }
+
     const transport: Effect.Effect<ClientTransport, never, Scope.Scope> = Effect.map(
       Effect.acquireRelease(Queue.unbounded<ReplyFrom>(), Queue.shutdown),
       (replies) => ({
-        send: (to, tx) => {
-          if (!options.urls.has(to)) return Effect.fail(new ClientSendError({ to, reason: "no API URL for this member" }))
-          return Effect.async<void, ClientSendError>((resume) => {
-            if (closed) {
-              resume(Effect.fail(new ClientSendError({ to, reason: "the client is closing" })))
-              return
-            }
-            const list = pending.get(to)
-            const entry: Entry = { tx, replies, settle: (error) => resume(error === undefined ? Effect.void : Effect.fail(error)) }
-            if (list === undefined) pending.set(to, [entry])
-            else list.push(entry)
-            if (!scheduled) {
-              scheduled = true
-              setImmediate(flush)
-            }
-          })
-        },
-        replies: Stream.fromQueue(replies)
+        send: (to, tx) =>
+          Effect.async<void, ClientSendError>((resume) => enqueue(to, tx, replies, (error) => resume(error === undefined ? Effect.void : Effect.fail(error)))),
+        sendAll: (members, tx) =>
+          Effect.async<ReadonlyArray<ClientSendError>>((resume) => {
+            const failures: Array<ClientSendError> = []
+            let left = members.length
+            if (left === 0) return resume(Effect.succeed(failures))
+            for (const to of members)
+              enqueue(to, tx, replies, (error) => {
+                if (error !== undefined) failures.push(error)
+                if (--left === 0) resume(Effect.succeed(failures))
+              })
+          }),
+        replies: Stream.fromQueue(replies),
+        replyQueue: replies
       })
     )
     return { transport, metrics }

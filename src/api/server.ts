@@ -58,6 +58,11 @@ export interface ApiContext {
   readonly status: () => ReplicaStatus
   /** Hands a checked transaction to the replica; false when its inbox is full. */
   readonly submit: (tx: Transaction) => boolean
+  /**
+   * Checks a transaction's signature on this chain; by default `crypto.verify` of its signing
+   * bytes. The node passes its signature memory's, so the Verifier does not check it again.
+   */
+  readonly verifyTransaction?: (tx: Transaction) => boolean
   readonly metrics: NodeMetrics
 }
 
@@ -226,7 +231,7 @@ const submit = async (ctx: ApiContext, req: http.IncomingMessage): Promise<Respo
   const tx = decoded.right
   const size = transactionEncodedSize(tx)
   if (size > ctx.limits.txBytesMax) return new ApiError(413, "TransactionTooLarge", `the transaction encodes to ${size} bytes; the limit is ${ctx.limits.txBytesMax}`)
-  if (!ctx.crypto.verify(tx.client, txSigningBytes(ctx.chainId, tx), tx.signature))
+  if (!verifyTransaction(ctx, tx))
     return new ApiError(400, "BadSignature", `the signature does not verify for client ${toHex(tx.client)} on chain ${ctx.chainId}`)
   const hash = toHex(txHash(ctx.crypto, tx))
   const at = ctx.chain.locate(tx.client, tx.seq)
@@ -234,6 +239,10 @@ const submit = async (ctx: ApiContext, req: http.IncomingMessage): Promise<Respo
   if (!ctx.submit(tx)) return new ApiError(503, "Busy", "the replica's inbox is full; retry later")
   return ok({ status: "accepted", txHash: hash }, 202)
 }
+
+/** The API's signature check of a submitted transaction. */
+export const verifyTransaction = (ctx: ApiContext, tx: Transaction): boolean =>
+  ctx.verifyTransaction !== undefined ? ctx.verifyTransaction(tx) : ctx.crypto.verify(tx.client, txSigningBytes(ctx.chainId, tx), tx.signature)
 
 export interface ApiServer {
   readonly port: number

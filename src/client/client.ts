@@ -16,7 +16,7 @@
  *   const client = yield* makeClient({ chainId, view, mode: "strong", key, crypto }, transport)
  *   const accepted = yield* client.submit(op)   // Accepted, or ClientTimeout
  */
-import { Clock, Deferred, Effect, Option, Ref, Schema, Stream } from "effect"
+import { Clock, Effect, Option, Queue, Ref, Schema, Stream } from "effect"
 import type { Scope } from "effect"
 import { toHex } from "../chain/bytes.ts"
 import type { ChainCrypto } from "../chain/crypto.ts"
@@ -135,8 +135,37 @@ const ignoredCount = (c: ReplyCounters): number => c.duplicates + c.conflicting 
 
 interface Waiting {
   readonly collector: ReplyCollector
-  readonly done: Deferred.Deferred<Accepted>
+  /** The accepted answer, once there is one. */
+  accepted: Accepted | undefined
+  /** Submissions waiting for it (a resubmission joins the first one's collection). */
+  readonly listeners: Set<(accepted: Accepted) => void>
 }
+
+/**
+ * The accepted answer of `w`, or none after `ms` milliseconds. A timer and a callback, not a race
+ * of fibers: a closed-loop client waits once per transaction, and that wait should cost little.
+ */
+const acceptedWithin = (w: Waiting, ms: number): Effect.Effect<Option.Option<Accepted>> =>
+  Effect.async<Option.Option<Accepted>>((resume) => {
+    if (w.accepted !== undefined) {
+      resume(Effect.succeed(Option.some(w.accepted)))
+      return
+    }
+    const listener = (accepted: Accepted) => {
+      clearTimeout(timer)
+      w.listeners.delete(listener)
+      resume(Effect.succeed(Option.some(accepted)))
+    }
+    const timer = setTimeout(() => {
+      w.listeners.delete(listener)
+      resume(Effect.succeed(Option.none()))
+    }, ms)
+    w.listeners.add(listener)
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      w.listeners.delete(listener)
+    })
+  })
 
 /**
  * A client for one key over `transport`. It reads the transport's reply stream in a fiber of the
@@ -171,10 +200,20 @@ export const makeClient = (config: ClientConfig, transport: ClientTransport): Ef
         return Effect.void
       }
       const offered = w.collector.offer(from, reply)
-      return offered._tag === "Accepted" ? Deferred.succeed(w.done, offered.accepted) : Effect.void
+      if (offered._tag === "Accepted") {
+        w.accepted = offered.accepted
+        for (const listener of [...w.listeners]) listener(offered.accepted)
+      }
+      return Effect.void
     }
-    // By chunk: a stream step per reply would cost more than routing the reply.
-    yield* Effect.forkScoped(Stream.runForEachChunk(transport.replies, (chunk) => Effect.forEach(chunk, route, { discard: true })))
+    // From the queue when the transport offers it, else by chunk: a stream step per reply costs
+    // more than routing the reply.
+    const replyQueue = transport.replyQueue
+    yield* Effect.forkScoped(
+      replyQueue !== undefined
+        ? Effect.forever(Effect.flatMap(Queue.takeBetween(replyQueue, 1, 1024), (chunk) => Effect.forEach(chunk, route, { discard: true })))
+        : Stream.runForEachChunk(transport.replies, (chunk) => Effect.forEach(chunk, route, { discard: true }))
+    )
 
     const signBytes = crypto.signer?.(key.secret) ?? ((message: Uint8Array) => crypto.sign(key.secret, message))
     const sign = (op: Uint8Array): Effect.Effect<Transaction> =>
@@ -184,11 +223,13 @@ export const makeClient = (config: ClientConfig, transport: ClientTransport): Ef
       )
 
     const sendToAll = (tx: Transaction): Effect.Effect<void> =>
-      Effect.forEach(
-        view.record.members,
-        (m) => Effect.catchAll(transport.send(m.replica, tx), () => Effect.sync(() => void metrics.sendFailures++)),
-        { concurrency: "unbounded", discard: true }
-      )
+      transport.sendAll !== undefined
+        ? Effect.map(transport.sendAll(view.record.members.map((m) => m.replica), tx), (failures) => void (metrics.sendFailures += failures.length))
+        : Effect.forEach(
+            view.record.members,
+            (m) => Effect.catchAll(transport.send(m.replica, tx), () => Effect.sync(() => void metrics.sendFailures++)),
+            { concurrency: "unbounded", discard: true }
+          )
 
     const submitTransaction = (tx: Transaction): Effect.Effect<Submitted, ClientTimeout> =>
       Effect.gen(function* () {
@@ -198,13 +239,13 @@ export const makeClient = (config: ClientConfig, transport: ClientTransport): Ef
         const collector =
           joined?.collector ??
           new ReplyCollector(crypto, view, acceptanceRule(mode, view.record), { client: tx.client, seq: tx.seq, txHash: txHash(crypto, tx) })
-        const done = joined?.done ?? (yield* Deferred.make<Accepted>())
+        const entry: Waiting = joined ?? { collector, accepted: undefined, listeners: new Set() }
         metrics.submitted++
         const run = Effect.gen(function* () {
           for (let attempt = 1; attempt <= attempts; attempt++) {
             if (attempt > 1) metrics.retries++
             yield* sendToAll(tx)
-            const outcome = yield* Effect.timeoutOption(Deferred.await(done), timeoutMs)
+            const outcome = yield* acceptedWithin(entry, timeoutMs)
             if (Option.isSome(outcome)) {
               metrics.accepted++
               if (outcome.value.via === "certificate") metrics.acceptedByCertificate++
@@ -227,7 +268,7 @@ export const makeClient = (config: ClientConfig, transport: ClientTransport): Ef
           )
         })
         if (joined !== undefined) return yield* run
-        waiting.set(tx.seq, { collector, done })
+        waiting.set(tx.seq, entry)
         return yield* Effect.ensuring(
           run,
           Effect.sync(() => {

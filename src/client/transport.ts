@@ -9,7 +9,7 @@
  * one peer speak for several would let it forge a quorum. Certified replies need no such trust:
  * they prove themselves.
  */
-import type { Effect, Stream } from "effect"
+import type { Effect, Queue, Stream } from "effect"
 import { Schema } from "effect"
 import type { ClientReply } from "../chain/reply.ts"
 import type { ReplicaId, Transaction } from "../chain/types.ts"
@@ -33,6 +33,18 @@ export class ClientSendError extends Schema.TaggedError<ClientSendError>()("Clie
 export interface ClientTransport {
   /** Hands `tx` to member `to`. Success means sent, not delivered: replies come on `replies`. */
   readonly send: (to: ReplicaId, tx: Transaction) => Effect.Effect<void, ClientSendError>
+  /**
+   * Optional: `send` to each of `to` at once, completing when every send has; the sends that
+   * failed. A transport that can hand one transaction to several members together (one request
+   * per member for many clients, see src/api/http-batch-transport.ts) spares the client a fiber
+   * per member.
+   */
+  readonly sendAll?: (to: ReadonlyArray<ReplicaId>, tx: Transaction) => Effect.Effect<ReadonlyArray<ClientSendError>>
   /** Every reply to a transaction sent through this transport, as it arrives. */
   readonly replies: Stream.Stream<ReplyFrom>
+  /**
+   * Optional: the queue `replies` reads, for a consumer that takes replies from it directly (a
+   * stream step per reply costs several times a queue take). A consumer uses one or the other.
+   */
+  readonly replyQueue?: Queue.Dequeue<ReplyFrom>
 }

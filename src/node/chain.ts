@@ -74,16 +74,10 @@ export interface ChainView {
   readonly evidence: (client: Uint8Array, seq: bigint) => Effect.Effect<TxEvidence | undefined>
   /** A one-line description of a result, from the application. */
   readonly describeResult: (result: Uint8Array) => string
-  /** A released transaction's result with the height, position and view of its block (no Merkle paths). */
-  readonly released: (client: Uint8Array, seq: bigint) => Effect.Effect<ReleasedResult | undefined>
+  /** `locate` by the transaction's key (`txKey` of src/core/state.ts), for callers that look one up often. */
+  readonly locateKey: (key: string) => TxLocation | undefined
   /** Calls `listener` whenever replies of more blocks were released, until the returned function is called. */
   readonly onRelease: (listener: () => void) => () => void
-}
-
-/** A released transaction's result and where it is. */
-export interface ReleasedResult extends TxLocation {
-  readonly viewId: bigint
-  readonly result: Uint8Array
 }
 
 /** How far the core's pipeline has gone (read from the replica state when asked). */
@@ -248,7 +242,11 @@ export class NodeChain implements ChainView {
   }
 
   locate(client: Uint8Array, seq: bigint): TxLocation | undefined {
-    const at = this.index.get(txKey({ client, seq }))
+    return this.locateKey(txKey({ client, seq }))
+  }
+
+  locateKey(key: string): TxLocation | undefined {
+    const at = this.index.get(key)
     return at !== undefined && at.height <= this.heights.released() && at.height <= this.servedHeight() ? at : undefined
   }
 
@@ -292,15 +290,6 @@ export class NodeChain implements ChainView {
     const own = () => listener()
     this.listeners.add(own)
     return () => void this.listeners.delete(own)
-  }
-
-  released(client: Uint8Array, seq: bigint): Effect.Effect<ReleasedResult | undefined> {
-    const at = this.locate(client, seq)
-    if (at === undefined) return Effect.succeed(undefined)
-    return Effect.map(this.cached(at.height), (cached) => {
-      const result = cached?.block.results[at.index]
-      return cached === undefined || result === undefined ? undefined : { ...at, viewId: cached.block.header.viewId, result }
-    })
   }
 
   evidence(client: Uint8Array, seq: bigint): Effect.Effect<TxEvidence | undefined> {

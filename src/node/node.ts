@@ -358,6 +358,7 @@ export const startNode = (
         mode,
         limits: genesis.limits,
         crypto: signatures.crypto(crypto),
+        verifyTransaction: (tx) => signatures.verifyTransaction(crypto, genesis.chainId, tx),
         view: () => genesis.view,
         quorum: replicaConfig.quorum,
         chain,

@@ -67,7 +67,7 @@ export interface VerifierContext {
 /** Signature checks an input needs, each with the reason it is rejected for if it fails. */
 interface Plan {
   problem: RejectReason | undefined
-  readonly signatures: Array<{ readonly item: SignedItem; readonly reason: RejectReason }>
+  readonly signatures: Array<{ readonly item: SignedItem; readonly reason: RejectReason; readonly tx?: Transaction }>
 }
 
 /** Most signatures remembered as valid, so a transaction seen alone and again in PROPOSE is checked once. */
@@ -82,6 +82,12 @@ const signatureCacheMax = 1 << 16
  */
 export class SignatureMemory {
   private readonly valid = new Map<string, SignedItem>()
+  /**
+   * Transaction objects whose signature was found valid, with the chain it was checked for: the
+   * same object checked again (the API hands the replica the object it checked) needs neither its
+   * signing bytes nor a comparison. Entries go with the objects.
+   */
+  private readonly transactions = new WeakMap<Transaction, string>()
 
   constructor(private readonly max: number = signatureCacheMax) {}
 
@@ -106,6 +112,24 @@ export class SignatureMemory {
     if (this.knows(item, key)) return true
     const ok = crypto.verify(publicKey, message, signature)
     if (ok) this.remember(item, key)
+    return ok
+  }
+
+  /** Whether this transaction object's signature was found valid for `chainId`. */
+  knowsTransaction(tx: Transaction, chainId: string): boolean {
+    return this.transactions.get(tx) === chainId
+  }
+
+  /** Records a transaction object whose signature was found valid for `chainId`. */
+  rememberTransaction(tx: Transaction, chainId: string): void {
+    this.transactions.set(tx, chainId)
+  }
+
+  /** Checks a client transaction's signature on `chainId`, through this memory. */
+  verifyTransaction(crypto: ChainCrypto, chainId: string, tx: Transaction): boolean {
+    if (this.knowsTransaction(tx, chainId)) return true
+    const ok = this.verify(crypto, tx.client, txSigningBytes(chainId, tx), tx.signature)
+    if (ok) this.rememberTransaction(tx, chainId)
     return ok
   }
 
@@ -162,6 +186,14 @@ export class InputVerifier {
     results.forEach((ok, i) => {
       if (ok) this.valid.remember(pending[i] as SignedItem, pendingKeys[i] as string)
     })
+    plans.forEach((plan, i) => {
+      if (plan.problem !== undefined) return
+      const slot = slots[i] as Array<number>
+      plan.signatures.forEach((s, j) => {
+        const at = slot[j] as number
+        if (s.tx !== undefined && (at < 0 || results[at] === true)) this.valid.rememberTransaction(s.tx, this.context.chainId)
+      })
+    })
     return { accepted, rejected }
   }
 
@@ -215,9 +247,11 @@ export class InputVerifier {
   private planTransactions(plan: Plan, txs: ReadonlyArray<Transaction>): void {
     for (const tx of txs) {
       if (transactionEncodedSize(tx) > this.context.limits.txBytesMax) plan.problem ??= "TooLarge"
+      if (this.valid.knowsTransaction(tx, this.context.chainId)) continue
       plan.signatures.push({
         item: { publicKey: tx.client, message: txSigningBytes(this.context.chainId, tx), signature: tx.signature },
-        reason: "BadTxSignature"
+        reason: "BadTxSignature",
+        tx
       })
     }
   }

@@ -18,6 +18,7 @@ import { defaultLimits } from "../../src/core/limits.ts"
 import { batchBodyCodec } from "../../src/api/batch.ts"
 import { makeHttpBatchHub } from "../../src/api/http-batch-transport.ts"
 import { startApiServer } from "../../src/api/server.ts"
+import { makeClient } from "../../src/client/client.ts"
 import type { ReplyFrom } from "../../src/client/transport.ts"
 import { NodeChain } from "../../src/node/chain.ts"
 import { NodeMetrics } from "../../src/node/metrics.ts"
@@ -272,8 +273,13 @@ describe("the batching client hub", () => {
           const ta = mint(40n)
           const tb = mint(41n)
           const forged = { ...mint(42n), seq: 43n }
-          const sends = yield* Effect.all(
-            [a.send(0, ta), a.send(1, ta), b.send(0, tb), b.send(1, tb), b.send(0, forged), a.send(7, ta)].map(Effect.either),
+          const [sends, all] = yield* Effect.all(
+            [
+              Effect.all([a.send(0, ta), a.send(1, ta), b.send(0, tb), b.send(1, tb), b.send(0, forged), a.send(7, ta)].map(Effect.either), {
+                concurrency: "unbounded"
+              }),
+              b.sendAll!([0, 1, 7], forged)
+            ],
             { concurrency: "unbounded" }
           )
           const requestsAfterSends = hub.metrics.requests
@@ -282,7 +288,7 @@ describe("the batching client hub", () => {
           decide([ta, tb])
           const repliesA = Chunk.toReadonlyArray(yield* Fiber.join(fa))
           const repliesB = Chunk.toReadonlyArray(yield* Fiber.join(fb))
-          return { sends, taken, requestsAfterSends, repliesA, repliesB, metrics: hub.metrics }
+          return { sends, all, taken, requestsAfterSends, repliesA, repliesB, metrics: hub.metrics }
         })
       )
     )
@@ -292,15 +298,42 @@ describe("the batching client hub", () => {
     expect(Either.isLeft(refused) && refused.left.message).toContain("BadSignature")
     const unknown = outcome.sends[5]!
     expect(Either.isLeft(unknown) && unknown.left.message).toContain("no API URL")
+    // sendAll reports each member's refusal: two bad signatures and an unknown member.
+    expect(outcome.all.map((e) => e.message.includes("BadSignature") || e.message.includes("no API URL"))).toEqual([true, true, true])
     // One request per member for everything sent in that turn.
     expect(outcome.requestsAfterSends).toBe(2)
     expect(outcome.taken.map((t) => t.seq).sort()).toEqual([40n, 40n, 41n, 41n])
-    const describe = (r: ReplyFrom) => `${r.from}:${r.reply._tag === "Reply" ? r.reply.seq : "certified"}`
-    expect(outcome.repliesA.map(describe).sort()).toEqual(["0:40", "1:40"])
-    expect(outcome.repliesB.map(describe).sort()).toEqual(["0:41", "1:41"])
+    const label = (r: ReplyFrom) => `${r.from}:${r.reply._tag === "Reply" ? r.reply.seq : "certified"}`
+    expect(outcome.repliesA.map(label).sort()).toEqual(["0:40", "1:40"])
+    expect(outcome.repliesB.map(label).sort()).toEqual(["0:41", "1:41"])
     const [first] = outcome.repliesA
     expect(first!.reply).toMatchObject({ _tag: "Reply", viewId: 0n, height: machine.height })
-    expect(outcome.metrics).toMatchObject({ requests: 2, transactions: 5, refused: 1, replies: 4, requestFailures: 0 })
+    expect(outcome.metrics).toMatchObject({ requests: 2, transactions: 7, refused: 3, replies: 4, requestFailures: 0 })
+  })
+
+  it("carries a client library submission to acceptance (q matching replies), and a timeout when nothing is ordered", async () => {
+    const outcome = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const hub = yield* makeHttpBatchHub({ urls: new Map([[0, base], [1, base], [2, base], [3, base]]), viewId: 0n, waitMs: 5000 })
+          const key = { publicKey: minter, secret: minterSecret }
+          const client = yield* makeClient({ chainId: genesis.chainId, view: genesis.view, mode: "memory", key, crypto: nodeCrypto, timeoutMs: 3000, attempts: 1, firstSeq: 60n }, yield* hub.transport)
+          const fiber = yield* Effect.fork(client.submit(mintOp([{ owner: minter, amount: 7n }])))
+          while (submitted.length < 4) yield* Effect.sleep("5 millis")
+          decide([takeSubmitted()[0]!])
+          const accepted = yield* Fiber.join(fiber)
+          const late = yield* makeClient({ chainId: genesis.chainId, view: genesis.view, mode: "memory", key, crypto: nodeCrypto, timeoutMs: 100, attempts: 1, firstSeq: 70n }, yield* hub.transport)
+          const timedOut = yield* Effect.either(late.submit(mintOp([{ owner: minter, amount: 8n }])))
+          takeSubmitted()
+          return { accepted, timedOut, metrics: client.metrics() }
+        })
+      )
+    )
+    expect(outcome.accepted).toMatchObject({ via: "matching", attempt: 1 })
+    expect(outcome.accepted.voters.length).toBe(3)
+    expect(outcome.accepted.reply.height).toBe(machine.height)
+    expect(outcome.metrics).toMatchObject({ submitted: 1, accepted: 1, sendFailures: 0 })
+    expect(Either.isLeft(outcome.timedOut) && outcome.timedOut.left._tag).toBe("ClientTimeout")
   })
 
   it("fails every send of a request the member does not answer", async () => {

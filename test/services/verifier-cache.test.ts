@@ -120,4 +120,34 @@ describe("the Verifier's signature memory", () => {
     for (const item of items) memory.remember(item)
     expect(items.map((item) => memory.knows(item))).toEqual([false, true, true])
   })
+
+  it("a transaction object checked once is known by object, and only for the chain it was checked on", () => {
+    const world = makeWorld(new Prng(13), 4, 1, simLimits)
+    const box = counting()
+    const memory = new SignatureMemory()
+    const verifier = new InputVerifier({ chainId, view: world.view, quorum: 3, limits: world.limits, crypto: box.crypto, memory })
+    const a = signTx(world.clients[0]!, 1n, new Uint8Array([1]))
+    let direct = 0
+    const crypto = { ...nodeCrypto, verify: (k: Uint8Array, m: Uint8Array, sig: Uint8Array) => (direct++, nodeCrypto.verify(k, m, sig)) }
+    expect(memory.verifyTransaction(crypto, chainId, a)).toBe(true)
+    expect(memory.knowsTransaction(a, chainId)).toBe(true)
+    expect(memory.verifyTransaction(crypto, chainId, a)).toBe(true)
+    expect(direct).toBe(1)
+    // Another chain: checked again, and the signature (made for this chain) fails there.
+    expect(memory.knowsTransaction(a, "another-chain")).toBe(false)
+    expect(memory.verifyTransaction(crypto, "another-chain", a)).toBe(false)
+    expect(direct).toBe(2)
+    // The Verifier takes the object as checked; an equal copy through the signature memory; neither is verified again.
+    expect(verifier.verify([request(a), request({ ...a })]).accepted.length).toBe(2)
+    expect(box.checked).toBe(0)
+    // A forged copy is a new object: checked, refused, and not remembered.
+    const forged = { ...a, op: new Uint8Array([2]) }
+    expect(verifier.verify([request(forged)]).rejected.map((r) => r.reason)).toEqual(["BadTxSignature"])
+    expect(memory.knowsTransaction(forged, chainId)).toBe(false)
+    expect(box.checked).toBe(1)
+    // What the Verifier checked it remembers by object too.
+    const b = signTx(world.clients[0]!, 2n, new Uint8Array([3]))
+    expect(verifier.verify([propose([b])]).accepted.length).toBe(1)
+    expect(memory.knowsTransaction(b, chainId)).toBe(true)
+  })
 })

@@ -251,7 +251,10 @@ const transportsFor = (network: CoinNetwork, o: BenchOptions): Effect.Effect<Tra
 const submitFor = (network: CoinNetwork, transports: TransportMaker, key: ClientKey) =>
   Effect.gen(function* () {
     const transport = yield* transports
-    return yield* makeClient({ chainId: network.chainId, view: network.view, mode: network.mode, key, crypto: nodeCrypto, timeoutMs: 10_000, attempts: 1 }, transport)
+    return yield* Effect.mapError(
+      makeClient({ chainId: network.chainId, view: network.view, mode: network.mode, key, crypto: nodeCrypto, timeoutMs: 10_000, attempts: 1 }, transport),
+      (e) => new BenchError({ reason: e.message })
+    )
   })
 
 /** `count` new keys, each given `clientFunds` coins by MINTs of the minter. */

@@ -40,6 +40,10 @@
 (*    Crash), and not while it leads its regency with a proposal out (a   *)
 (*    leader that restarts has forgotten its proposal, which the spec's    *)
 (*    msgs remember);                                                      *)
+(*  - checkpoint goals (CheckpointInterval 1, the other goals 100 as the   *)
+(*    implementation's default, so that they take none): a replica whose   *)
+(*    next checkpoint is due takes it before it takes part in ordering or  *)
+(*    crashes (the implementation takes it when the sync completes);       *)
 (*  - a restarted replica decides the batch it had accepted (it keeps it   *)
 (*    with its vote) as well as one it wrote, and after a crash a replica  *)
 (*    decides on q ACCEPTs of others (a restarted replica keeps its vote  *)
@@ -53,13 +57,23 @@ NewMsgs == msgs' \ msgs
 
 (* The persistence mode and the number of crashes: from the environment.  *)
 GenMode == IF "MODE" \in DOMAIN IOEnv THEN IOEnv.MODE ELSE "weak"
-CrashGoals == {"crash-restart", "crash-all"}
+CrashGoals == {"crash-restart", "crash-all", "checkpoint-restart"}
 GenMaxCrashes == IF IOEnv.GOAL \in CrashGoals THEN 1 ELSE 0
 
-(* r's decided blocks are written and synced (certified in strong mode).   *)
+(* The checkpoint interval K: 1 for the checkpoint goals, otherwise the    *)
+(* implementation's default (no checkpoint below MaxHeight).               *)
+CheckpointGoals == {"checkpoint", "checkpoint-restart"}
+GenCheckpointInterval == IF IOEnv.GOAL \in CheckpointGoals THEN 1 ELSE 100
+
+(* r's next checkpoint is due: its blocks up to ckpt + K are synced.       *)
+CheckpointDue(r) == up[r] /\ ckpt[r] + CheckpointInterval <= dur[r]
+
+(* r's decided blocks are written and synced (certified in strong mode),  *)
+(* and it took the checkpoints they complete.                              *)
 Settled(r) ==
     /\ wrote[r] = Len(chain[r]) /\ dur[r] = wrote[r]
     /\ Mode = "strong" => certH[r] = dur[r]
+    /\ ~CheckpointDue(r)
 
 GenPropose(r) ==
     /\ Settled(r)
@@ -122,12 +136,16 @@ GenPersistBlock(r) ==
     /\ Mode = "memory" \/ CanonicalHeld(r, wrote[r] + 1)
 
 (* crash-restart: a replica that has a synced block and has accepted in   *)
-(* its open cid crashes.                                                   *)
+(* its open cid crashes.  checkpoint-restart: a replica that took the      *)
+(* checkpoint of block 1 crashes with nothing unsynced (it restarts from   *)
+(* that checkpoint).                                                       *)
 GenCrash(r) ==
-    /\ IOEnv.GOAL = "crash-restart"
+    /\ \/ /\ IOEnv.GOAL = "crash-restart"
+          /\ vote[r][Open(r)].ts >= 0
+       \/ /\ IOEnv.GOAL = "checkpoint-restart"
+          /\ ckpt[r] >= 1
     /\ Settled(r) /\ dur[r] >= 1
     /\ r # Leader(CurView(r), reg[r])
-    /\ vote[r][Open(r)].ts >= 0
     /\ Crash(r)
 
 (* crash-all: every replica crashes between two instances: all settled     *)
@@ -144,7 +162,7 @@ GenNext ==
          \/ GenPropose(r) \/ GenWrite(r) \/ GenAccept(r) \/ GenDecide(r)
          \/ GenStop(r) \/ GenStopData(r) \/ GenSync(r) \/ GenResume(r)
          \/ GenPersistBlock(r) \/ SyncBlocks(r) \/ Commit(r) \/ Certify(r) \/ ReleaseReply(r)
-         \/ GenCrash(r) \/ Restart(r)
+         \/ Checkpoint(r) \/ GenCrash(r) \/ Restart(r)
     \/ GenCrashAll
 
 GenSpec == Init /\ [][GenNext]_vars
@@ -180,6 +198,15 @@ Reached(goal) ==
       [] goal = "crash-all" ->
             /\ crashes = 1
             /\ \A r \in Replicas : up[r] /\ certH[r] >= 2
+      (* weak mode, K = 1: every replica took the checkpoints of blocks 1   *)
+      (* and 2 and released the replies of block 2                         *)
+      [] goal = "checkpoint" ->
+            \A r \in Replicas : ckpt[r] >= 2 /\ Released(r, 2)
+      (* strong mode, K = 1: a replica crashed after its checkpoint 1,      *)
+      (* restarted, and every replica took checkpoint 2                     *)
+      [] goal = "checkpoint-restart" ->
+            /\ crashes = 1
+            /\ \A r \in Replicas : up[r] /\ ckpt[r] >= 2 /\ certH[r] >= 2
       [] OTHER -> Assert(FALSE, "GOAL names no goal")
 
 GoalNotReached == ~Reached(IOEnv.GOAL)

@@ -42,15 +42,25 @@
 (*    crash model (synced data lost): the description lists it with the    *)
 (*    Byzantine replicas, so the adversary stands for it.  Crash and       *)
 (*    CrashAll events also check what the crash keeps (dur, wrote, certH), *)
-(*    Restart what came back.  A replica that restarts with decided        *)
-(*    instances in its consensus record logs them (StateTransfer, via      *)
-(*    "record") before its Restart event; the spec's Restart is taken      *)
-(*    first (early), the Restart event then checks it happened.            *)
+(*    Restart what came back.  A Checkpoint event names the checkpoint     *)
+(*    height a completed sync made durable (block and snapshot); the       *)
+(*    interval K is the run's, from TRACE_META.  A replica that restarts   *)
+(*    with decided instances in its consensus record logs them             *)
+(*    (StateTransfer, via "record") before its Restart event; the spec's   *)
+(*    Restart is taken first (early), the Restart event then checks it     *)
+(*    happened.                                                            *)
 (*  - A block written again with another decision proof (strong mode,     *)
 (*    PersistBlock with rewrite) is the same block at the spec's level: a  *)
 (*    batch prefix, so no spec step; the implementation cuts it from       *)
 (*    durable storage and syncs it again (its SyncBlocks event from below  *)
 (*    dur) and may COMMIT it again (the same spec message).                *)
+(*  - Reconfiguration runs: replica ids stay with a replica across views;  *)
+(*    the description lists the genesis members, the joiners, leavers and  *)
+(*    eviction targets, and each decided batch's membership requests,      *)
+(*    which join the batch's abstract request so that ViewAfter computes   *)
+(*    the implementation's views.  A joiner's catch-up by state transfer   *)
+(*    before its first InstallView has no events: the spec takes those    *)
+(*    steps first (JoinerCatchUp).                                         *)
 (*  - A client's AcceptReply names its transaction, which the batch        *)
 (*    abstraction does not place in a block: it is matched by the spec's   *)
 (*    AcceptReply of the batch at the accepted height (the request that    *)
@@ -102,7 +112,16 @@ TxId == LET log == TraceLog IN
 BatchId == LET log == TraceLog IN
            [h \in BatchHashes |->
               Len(log) + MinOf({i \in DOMAIN log : HasField(log[i], "batchHash") /\ log[i].batchHash = h})]
-B(h) == {ClientTx(BatchId[h])}
+(* Reconfiguration runs: the description lists the membership requests of *)
+(* each decided batch (by hash; replica ids 0-based), Base.tla's records.   *)
+HasMeta(f) == f \in DOMAIN Meta
+MetaSet(f) == IF HasMeta(f) THEN {R(Meta[f][i]) : i \in DOMAIN Meta[f]} ELSE {}
+Req(x) == [k |-> x.k, id |-> IF x.k = "remove" THEN R(x.id) ELSE 0, r |-> R(x.r), v |-> x.v]
+MemberReqs(h) == IF HasMeta("batches") /\ h \in DOMAIN Meta.batches
+                 THEN {Req(Meta.batches[h][i]) : i \in DOMAIN Meta.batches[h]}
+                 ELSE {}
+BatchOf == TLCEval([h \in BatchHashes |-> {ClientTx(BatchId[h])} \cup MemberReqs(h)])
+B(h) == BatchOf[h]
 TraceBatches == {B(h) : h \in BatchHashes}
 
 TraceTxs == {TxId[k] : k \in TxKeys} \cup {BatchId[h] : h \in BatchHashes}
@@ -113,6 +132,18 @@ FieldMax(f) == LET log == TraceLog
                IN IF vals = {} THEN 0 ELSE MaxOf(vals)
 TraceMaxHeight == Max2(1, FieldMax("cid"))
 TraceMaxRegency == FieldMax("regency")
+(* The run's checkpoint interval K (a description without it: none taken). *)
+TraceCheckpointInterval == IF "checkpointInterval" \in DOMAIN Meta /\ Meta.checkpointInterval > 0
+                           THEN Meta.checkpointInterval ELSE 100
+(* Reconfiguration runs: genesis members, the admission allow-list, the   *)
+(* members that ask to leave or that others ask to evict, the rotation     *)
+(* window; other runs have a fixed membership.                             *)
+TraceMembers == IF HasMeta("members") THEN 1..Meta.members ELSE TraceReplicas
+TraceJoiners == MetaSet("joiners")
+TraceLeavers == MetaSet("leavers")
+TraceRemovable == MetaSet("removable")
+TraceRotationWindow == IF HasMeta("rotationWindow") THEN Meta.rotationWindow ELSE 1
+TraceBatchMax == 1 + (IF BatchHashes = {} THEN 0 ELSE MaxOf({Cardinality(MemberReqs(h)) : h \in BatchHashes}))
 TraceMaxCrashes == LET log == TraceLog IN
                    Cardinality({i \in DOMAIN log : log[i].action \in {"Crash", "CrashAll"}})
 
@@ -237,7 +268,7 @@ MatchResume ==
              /\ UNCHANGED <<vars, owed>>
 
 -----------------------------------------------------------------------------
-(* Two things the implementation does that spec/ does not allow; each is   *)
+(* Three things the implementation does that spec/ does not allow; each is *)
 (* listed in conformance/README.md as a change the spec needs.  They are   *)
 (* on unless the environment sets TRACE_STRICT=1 (scripts/validate-traces.ts *)
 (* --strict), which validates against spec/ exactly as it stands.          *)
@@ -258,6 +289,13 @@ MatchResume ==
 (*    when the current event counts such an ACCEPT, and only for a batch   *)
 (*    with q ACCEPTs at e already (b is decided at e, so no other value    *)
 (*    can gain from it).                                                   *)
+(* 3. Reconfiguration: a Byzantine member submits ROTATE for the next view *)
+(*    once a change is decided, as correct members do; the spec's Rotate   *)
+(*    takes the view from the requester's own chain, and the spec never    *)
+(*    extends a Byzantine replica's chain, so it never enables Rotate for  *)
+(*    one after genesis.  AdvRequest (below) submits such a ROTATE when    *)
+(*    the batch of the next event carries it, for the view the event's    *)
+(*    replica is in.                                                       *)
 
 Gaps == ~("TRACE_STRICT" \in DOMAIN IOEnv /\ IOEnv.TRACE_STRICT = "1")
 
@@ -308,7 +346,7 @@ MatchStateTransfer ==
 (* Persistence events. *)
 
 (* The request that stands for batch b (one per batch, see above). *)
-ReqOf(b) == (CHOOSE x \in b : TRUE).id
+ReqOf(b) == (CHOOSE x \in b : x.k = "tx").id
 
 MatchPersistBlock ==
     IF HasField(Ev, "rewrite") /\ Ev.rewrite
@@ -378,13 +416,80 @@ MatchAcceptReply ==
           ELSE /\ AcceptReply(i)
                /\ [t |-> i, h |-> Ev.height, blk |-> m.blk] \in accepted'
 
+-----------------------------------------------------------------------------
+(* Reconfiguration events.  A request submitted again (a JOIN refused and   *)
+(* sent again, a ROTATE sent again) is the same spec request: no step.     *)
+(* A joiner's RequestJoin names it by its label before admission; its     *)
+(* identity key gives the id it was admitted with (TRACE_META joinerIds).  *)
+Joiner == IF HasMeta("joinerIds") /\ Ev.identityKey \in DOMAIN Meta.joinerIds
+          THEN R(Meta.joinerIds[Ev.identityKey]) ELSE P
+MatchRequestJoin == IF JoinReq(Joiner) \in submitted THEN UNCHANGED vars ELSE RequestJoin(Joiner)
+MatchRequestLeave == IF LeaveReq(P) \in submitted THEN UNCHANGED vars ELSE RequestLeave(P)
+MatchRequestRemove ==
+    LET t == R(Ev.target) IN
+    IF RemoveReq(P, t) \in submitted THEN UNCHANGED vars ELSE RequestRemove(P, t)
+MatchRotate ==
+    /\ Ev.view = CurView(P).id + 1
+    /\ IF RotateReq(P, Ev.view) \in submitted THEN UNCHANGED vars ELSE Rotate(P)
+MatchInstallView ==
+    /\ InstallView(P)
+    /\ view'[P] = Ev.view
+    /\ left'[P] = Ev.left
+    /\ {R(Ev.members[i]) : i \in DOMAIN Ev.members} = ViewAfter(Prefix(chain[P], dur[P])).mem
+MatchEraseKeys ==
+    /\ {v \in keys[P] : v < view[P]} = {Ev.views[i] : i \in DOMAIN Ev.views}
+    /\ EraseKeys(P)
+
+(* A joiner fetches the chain (and in strong mode the last certificate) by *)
+(* state transfer and stores it before it installs its first view; the    *)
+(* trace has no events for that (the joiner's core starts from its store), *)
+(* so the spec takes those steps first.                                    *)
+JoinerCatchUp ==
+    /\ Ev.action = "InstallView" /\ ~Ev.left
+    /\ R(Ev.replica) \notin TraceByzantine
+    /\ view[P] = -1
+    /\ \/ StateTransfer(P) /\ ViewAfter(chain'[P]).id <= Ev.view
+       \/ PersistBlock(P)
+       \/ SyncBlocks(P) /\ wrote[P] = Len(chain[P])
+       \/ Certify(P)
+    /\ UNCHANGED traceVars
+
+(* A membership request of the adversary in the batch of the next event:  *)
+(* a Byzantine member's REMOVE is the spec's RequestRemove; its ROTATE is  *)
+(* submitted directly (spec change 3 below: the spec's Rotate reads the    *)
+(* Byzantine member's own chain, which the spec never extends).            *)
+AdvRequest ==
+    /\ HasField(Ev, "batchHash")
+    /\ \E x \in B(Ev.batchHash) \ submitted :
+          \/ x.k = "remove" /\ x.id \in TraceByzantine /\ RequestRemove(x.id, x.r)
+          \/ /\ Gaps /\ x.k = "rotate" /\ x.r \in TraceByzantine
+             /\ x.r \in CurView(P).mem /\ x.v = CurView(P).id + 1
+             /\ submitted' = submitted \cup {x}
+             /\ UNCHANGED <<chain, vote, wset, decided, syncVars, persistenceVars, reconfigVars, networkVars>>
+    /\ UNCHANGED traceVars
+
+(* A joiner that has not installed a view runs no core yet: the host does  *)
+(* not crash it, while the spec's CrashAll takes it down with the members  *)
+(* (it loses nothing: it holds no block and no vote).  It comes back here. *)
+JoinerUp ==
+    \E r \in TraceJoiners \ TraceByzantine :
+       /\ ~up[r] /\ view[r] = -1 /\ chain[r] = <<>>
+       /\ Restart(r)
+       /\ UNCHANGED traceVars
+
+(* The sync that made block Ev.height durable made its snapshot durable:  *)
+(* the next checkpoint, one interval above the last.                      *)
+MatchCheckpoint ==
+    /\ Ev.height = ckpt[P] + CheckpointInterval
+    /\ Checkpoint(P)
+
 MatchCrash ==
     /\ Ev.height = Len(chain[P]) /\ Ev.wrote = wrote[P] /\ Ev.dur = dur[P] /\ Ev.certH = certH[P]
     /\ Crash(P)
 
 MatchCrashAll ==
     LET down == {i \in DOMAIN Ev.replicas : R(Ev.replicas[i]) \notin TraceByzantine} IN
-    /\ {R(Ev.replicas[i]) : i \in down} = {r \in CorrectSet : up[r] /\ ~left[r]}
+    /\ {R(Ev.replicas[i]) : i \in down} = {r \in CorrectSet : up[r] /\ ~left[r] /\ view[r] >= 0}
     /\ \A i \in down : Ev.durable[i] = dur[R(Ev.replicas[i])]
     /\ CrashAll
 
@@ -426,18 +531,20 @@ EarlyRestart ==
     /\ UNCHANGED <<l, owed, deferred, redo>>
 
 (* Events whose action a crash may have undone.  The core emits the event  *)
-(* of Write, Accept, StopData and Sync when it takes the action, and holds *)
-(* the message back until it learns that the consensus record logging it  *)
-(* is synced (the spec's action logs durably and sends in one step).  The *)
-(* Crash or CrashAll event lists the messages still held (lost): they were *)
-(* never sent.  Their record may have reached the disk all the same (a     *)
+(* of Propose, Write, Accept, StopData and Sync when it takes the action,  *)
+(* and holds the message back until it learns that the consensus record   *)
+(* logging it is synced (the spec's action logs durably and sends in one  *)
+(* step; for Propose the record keeps that the leader proposed in the     *)
+(* regency, the spec's PROPOSE in msgs).  The Crash or CrashAll event     *)
+(* lists the messages still held (lost): they were never sent.  Their      *)
+(* record may have reached the disk all the same (a     *)
 (* sync makes everything written before it durable, also a newer record   *)
 (* than the one it was asked for), and then the action happened and only  *)
 (* its message was lost; otherwise the action never happened.  Such an     *)
 (* event is matched either way (no spec step, or its action), and the      *)
 (* Restart event (regency, vote) tells which.                              *)
 LostKey(e) ==
-    IF e.action \in {"Write", "Accept"}
+    IF e.action \in {"Propose", "Write", "Accept"}
     THEN ToString(e.replica) \o ":" \o e.action \o ":" \o ToString(e.cid) \o ":" \o ToString(e.regency)
     ELSE ToString(e.replica) \o ":" \o e.action \o ":" \o ToString(e.regency)
 
@@ -448,7 +555,7 @@ CrashedIn(x, i) ==
 Voided(log, k) ==
     LET e == log[k]
         later == {j \in (k + 1)..Len(log) : CrashedIn(log[j], e.replica)}
-    IN /\ e.action \in {"Write", "Accept", "StopData", "Sync"}
+    IN /\ e.action \in {"Propose", "Write", "Accept", "StopData", "Sync"}
        /\ later # {}
        /\ LET x == log[MinOf(later)] IN
           HasField(x, "lost") /\ \E j \in DOMAIN x.lost : x.lost[j] = LostKey(e)
@@ -475,6 +582,13 @@ MatchedEvent ==
       [] Ev.action = "Certify"       -> MatchCertify /\ UNCHANGED <<owed, deferred>>
       [] Ev.action = "ReleaseReply"  -> MatchReleaseReply /\ UNCHANGED <<owed, deferred>>
       [] Ev.action = "AcceptReply"   -> MatchAcceptReply /\ UNCHANGED <<owed, deferred>>
+      [] Ev.action = "Checkpoint"    -> MatchCheckpoint /\ UNCHANGED <<owed, deferred>>
+      [] Ev.action = "RequestJoin"   -> MatchRequestJoin /\ UNCHANGED <<owed, deferred>>
+      [] Ev.action = "RequestLeave"  -> MatchRequestLeave /\ UNCHANGED <<owed, deferred>>
+      [] Ev.action = "RequestRemove" -> MatchRequestRemove /\ UNCHANGED <<owed, deferred>>
+      [] Ev.action = "Rotate"        -> MatchRotate /\ UNCHANGED <<owed, deferred>>
+      [] Ev.action = "InstallView"   -> MatchInstallView /\ UNCHANGED <<owed, deferred>>
+      [] Ev.action = "EraseKeys"     -> MatchEraseKeys /\ UNCHANGED <<owed, deferred>>
       [] Ev.action = "Crash"         -> MatchCrash /\ UNCHANGED owed
                                           /\ deferred' = [deferred EXCEPT ![P] = NoDeferral]
       [] Ev.action = "CrashAll"      -> MatchCrashAll /\ UNCHANGED owed
@@ -532,6 +646,9 @@ TraceNext ==
        \/ DeferredResume
        \/ EarlyRestart
        \/ LateAccept
+       \/ JoinerCatchUp
+       \/ JoinerUp
+       \/ AdvRequest
        \/ /\ ~(HasField(Ev, "batchHash") /\ ClientTx(BatchId[Ev.batchHash]) \notin submitted)
           /\ Matched
           /\ l' = l + 1

@@ -27,6 +27,9 @@ const outDir = path.join(conformanceDir, "behaviours")
 /** BatchMax in conformance/GenBehaviours.cfg. */
 const batchMax = 1
 
+/** CheckpointInterval of conformance/GenBehaviours.tla (GenCheckpointInterval) for a goal. */
+export const checkpointIntervalOf = (goal: string): number => (goal === "checkpoint" || goal === "checkpoint-restart" ? 1 : 100)
+
 /** The goals of GenBehaviours.tla (its Reached operator), one behaviour each, with the persistence mode each runs in. */
 export const goalModes = {
   "normal-case": "weak",
@@ -36,7 +39,9 @@ export const goalModes = {
   "persist-weak": "weak",
   "certify-strong": "strong",
   "crash-restart": "weak",
-  "crash-all": "strong"
+  "crash-all": "strong",
+  checkpoint: "weak",
+  "checkpoint-restart": "strong"
 } as const
 export type Goal = keyof typeof goalModes
 export const goals = Object.keys(goalModes) as ReadonlyArray<Goal>
@@ -93,7 +98,8 @@ const replicaViews = (state: Obj): Array<ReplicaView> => {
       wrote: int(arr(state["wrote"], "wrote")[i], "wrote[r]"),
       dur: int(arr(state["dur"], "dur")[i], "dur[r]"),
       certH: int(arr(state["certH"], "certH")[i], "certH[r]"),
-      up: arr(state["up"], "up")[i] === true
+      up: arr(state["up"], "up")[i] === true,
+      ckpt: int(arr(state["ckpt"], "ckpt")[i], "ckpt[r]")
     }
   })
 }
@@ -132,7 +138,14 @@ const sentMessage = (m: Obj): SentMessage => {
 }
 
 /** Converts TLC's -dumpTrace json output of one behaviour. */
-export const behaviourFromDump = (dump: Json, goal: string, mode: Behaviour["mode"], source: string, batchMax: number): Behaviour => {
+export const behaviourFromDump = (
+  dump: Json,
+  goal: string,
+  mode: Behaviour["mode"],
+  source: string,
+  batchMax: number,
+  checkpointInterval: number
+): Behaviour => {
   const actions = arr(obj(obj(dump, "dump")["counterexample"], "counterexample")["action"], "actions")
   const steps: Array<Step> = []
   let txs = new Set<number>()
@@ -158,7 +171,7 @@ export const behaviourFromDump = (dump: Json, goal: string, mode: Behaviour["mod
       steps.push({ action: "CrashAll", sent, post: views })
       continue
     }
-    const context = unnamed ? { r: (stop?.from ?? 0) + 1 } : obj(action["context"], "context")
+    const context = unnamed ? { r: (stop?.from ?? 0) + 1 } : obj(action["context"], `the context of step ${steps.length + 1} (${String(action["name"])})`)
     if (name === "Submit") {
       const tx = int(context["i"], "i")
       txs = new Set([...txs, tx])
@@ -171,7 +184,7 @@ export const behaviourFromDump = (dump: Json, goal: string, mode: Behaviour["mod
       steps.push(...step.right)
     }
   }
-  return { goal, source, mode, replicas, batchMax, txs: [...txs].sort((a, b) => a - b), steps }
+  return { goal, source, mode, replicas, batchMax, checkpointInterval, txs: [...txs].sort((a, b) => a - b), steps }
 }
 
 /** One step per line: readable diffs when behaviours are regenerated. */
@@ -183,6 +196,7 @@ export const formatBehaviour = (b: Behaviour): string =>
     `  "mode": ${JSON.stringify(b.mode)},`,
     `  "replicas": ${b.replicas},`,
     `  "batchMax": ${b.batchMax},`,
+    ...(b.checkpointInterval === undefined ? [] : [`  "checkpointInterval": ${b.checkpointInterval},`]),
     `  "txs": ${JSON.stringify(b.txs)},`,
     `  "steps": [`,
     b.steps.map((s) => `    ${JSON.stringify(s)}`).join(",\n"),
@@ -235,7 +249,7 @@ const main = Effect.gen(function* () {
     } else {
       const source = `TLC -simulate -seed ${seed} -depth ${depth} of conformance/GenBehaviours.tla with GOAL=${goal} MODE=${mode} (scripts/gen-behaviours.ts)`
       const behaviour = yield* Effect.try({
-        try: () => behaviourFromDump(JSON.parse(fs.readFileSync(dumpFile, "utf8")), goal, mode, source, batchMax),
+        try: () => behaviourFromDump(JSON.parse(fs.readFileSync(dumpFile, "utf8")), goal, mode, source, batchMax, checkpointIntervalOf(goal)),
         catch: (e) => (e instanceof DumpShapeError ? e : new DumpShapeError({ reason: String(e) }))
       })
       fs.writeFileSync(path.join(outDir, `${goal}.json`), formatBehaviour(behaviour))

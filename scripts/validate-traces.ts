@@ -13,6 +13,11 @@
  *                         weak, strong or memory mode with crashes, restarts and storage faults)
  *                         instead of ordering only, keeping the seeds whose mode is listed
  *                         ("weak,strong", or "all"); the others are skipped
+ *   --reconfig            run the reconfiguration simulator instead (test/sim/reconfig.ts, each seed's
+ *                         options from reconfig-scenarios.ts campaignOptions: joins, leaves,
+ *                         evictions, crashes, Byzantine members); the description adds the
+ *                         genesis members, joiners, leavers, removable members, the rotation window
+ *                         and each decided batch's membership requests (conformance/README.md)
  *   --traces <dir>        validate the traces already in <dir> (seed-N.ndjson with seed-N.meta.json,
  *                         as this script writes them; all of them, or those of --seed / --seeds)
  *   --strict              validate against spec/ exactly as it stands: without the two spec
@@ -21,23 +26,31 @@
  *   --summary <file>      also write the summary as JSON
  *   --timeout <seconds>   per TLC run (default 600)
  *   --transactions <k>    client transactions per run (default 16; the seed's faults do not depend on it)
+ *   --checkpoint-interval <k>  blocks between checkpoints (default the simulator's, simChainLimits: 4);
+ *                         the run's description passes it to the trace spec's CheckpointInterval
  *   --jobs <k>            TLC runs at a time (default 1)
  *
  * Needs TLA2TOOLS_JAR (scripts/tla.ts); without it, prints one line saying what was skipped and
  * exits 0. Exits 1 when a trace that should validate does not (or, with --broken-quorum, when a
  * trace of a run that misbehaved is accepted).
  */
-import { Effect, Option } from "effect"
+import { Effect, Either, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { OrderingActions, PersistenceActions, SynchronizationActions } from "../src/core/actions.ts"
+import { OrderingActions, PersistenceActions, ReconfigurationActions, SynchronizationActions } from "../src/core/actions.ts"
 import { byzantineQuorum } from "../src/core/quorum.ts"
 import { traceLine } from "../src/services/trace.ts"
 import { optionsForSeed } from "../test/sim/campaign.ts"
+import { campaignOptions } from "../test/sim/reconfig-scenarios.ts"
+import type { ReconfigOptions } from "../test/sim/reconfig.ts"
+import { runReconfig } from "../test/sim/reconfig.ts"
+import { simLimits } from "../test/sim/world.ts"
+import { toHex } from "../src/chain/bytes.ts"
+import { decodeReconfigOp, isReconfigOp } from "../src/reconfiguration/requests.ts"
 import type { SimOptions } from "../test/sim/simulator.ts"
-import { runSimulation } from "../test/sim/simulator.ts"
+import { runSimulation, simChainLimits } from "../test/sim/simulator.ts"
 import { commonJvmOptions, runJava, type TlaTools, toolsFromEnv } from "./tla.ts"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
@@ -48,6 +61,8 @@ export interface TraceRun {
   readonly seed: number
   readonly n: number
   readonly mode: string
+  /** Blocks between checkpoints (the genesis limit the replicas ran with). */
+  readonly checkpointInterval: number
   readonly byzantine: ReadonlyArray<number>
   /** Replicas whose synced storage the simulator wiped or corrupted: the adversary stands for them. */
   readonly amnesia: ReadonlyArray<number>
@@ -92,13 +107,14 @@ export const amnesiaOf = (faults: string): ReadonlyArray<number> => {
 export type RunKind = { readonly _tag: "Off" } | { readonly _tag: "Persistence"; readonly modes: ReadonlyArray<string> }
 
 /** The simulator options of a seed for that kind of run; undefined when the seed's mode is not wanted. */
-export const seedOptions = (seed: number, kind: RunKind, transactions: number): SimOptions | undefined => {
+export const seedOptions = (seed: number, kind: RunKind, transactions: number, checkpointInterval?: number): SimOptions | undefined => {
   // The fault plan is drawn before the transactions, so a smaller workload keeps the seed's
   // faults and shortens the trace.
   const campaign = optionsForSeed(seed, true)
-  if (kind._tag === "Off") return { ...campaign, mode: "off", transactions }
+  const limits = checkpointInterval === undefined ? {} : { limits: { ...simChainLimits, checkpointInterval } }
+  if (kind._tag === "Off") return { ...campaign, ...limits, mode: "off", transactions }
   const mode = campaign.mode ?? "weak"
-  return kind.modes.includes("all") || kind.modes.includes(mode) ? { ...campaign, transactions } : undefined
+  return kind.modes.includes("all") || kind.modes.includes(mode) ? { ...campaign, ...limits, transactions } : undefined
 }
 
 /** Runs one seed and writes its trace and description. */
@@ -107,15 +123,16 @@ export const simulateSeed = (seed: number, dir: string, brokenQuorum: boolean, o
   const result = runSimulation(brokenQuorum ? { ...options, quorumOverrideForTests: byzantineQuorum(n) - 1 } : options)
   const byzantine = byzantineOf(result.faults)
   const mode = options.mode ?? "weak"
+  const checkpointInterval = (options.limits ?? simChainLimits).checkpointInterval
   // Without persistence the simulator runs no crashes at all.
   const amnesia = mode === "off" ? [] : amnesiaOf(result.faults).filter((r) => !byzantine.includes(r))
   const traceFile = path.join(dir, `seed-${seed}.ndjson`)
   const metaFile = path.join(dir, `seed-${seed}.meta.json`)
   fs.writeFileSync(traceFile, result.trace.map((r) => traceLine(r) + "\n").join(""))
   const simulatorViolations = result.violations.map((v) => v.property)
-  fs.writeFileSync(metaFile, JSON.stringify({ seed, n, mode, byzantine, amnesia, faults: result.faults, simulatorViolations }) + "\n")
+  fs.writeFileSync(metaFile, JSON.stringify({ seed, n, mode, checkpointInterval, byzantine, amnesia, faults: result.faults, simulatorViolations }) + "\n")
   const { events, actions } = countEvents(result.trace.map((r) => r.event), [...byzantine, ...amnesia])
-  return { seed, n, mode, byzantine, amnesia, faults: result.faults, simulatorViolations, events, actions, traceFile, metaFile }
+  return { seed, n, mode, checkpointInterval, byzantine, amnesia, faults: result.faults, simulatorViolations, events, actions, traceFile, metaFile }
 }
 
 /** The events TraceSmartChain.tla matches (its Kept: the adversary's own events are dropped), by action. */
@@ -134,6 +151,74 @@ const countEvents = (
   return { events, actions }
 }
 
+/** A membership request as the trace spec reads it: Base.tla's request record, 0-based replica ids. */
+export interface TraceRequest {
+  readonly k: "join" | "leave" | "remove" | "rotate"
+  readonly id: number
+  readonly r: number
+  readonly v: number
+}
+
+/** The reconfiguration simulator's options for a seed, with the workload capped at `transactions`. */
+export const reconfigSeedOptions = (seed: number, transactions: number): ReconfigOptions => {
+  const o = campaignOptions(seed)
+  return { ...o, trace: true, transactions: Math.min(o.transactions ?? transactions, transactions) }
+}
+
+/** Runs one reconfiguration seed and writes its trace and description. */
+export const simulateReconfigSeed = (seed: number, dir: string, options: ReconfigOptions): TraceRun => {
+  const result = runReconfig(options)
+  const members = options.n
+  // Replica ids: genesis members keep their label; a joiner gets its id when admitted (the views
+  // say which); a joiner never admitted keeps its label (its JOIN then had no effect).
+  const idOfLabel = new Map<number, number>()
+  for (let l = 0; l < members + (options.joiners ?? 0); l++) idOfLabel.set(l, l)
+  result.views.forEach((v, i) => v.labels.forEach((l, j) => idOfLabel.set(l, result.viewIds[i]?.[j] ?? l)))
+  const idOfKey = new Map<string, number>()
+  for (const [key, label] of result.identities) idOfKey.set(key, idOfLabel.get(label) ?? label)
+  const byzantine = [...(options.byzantine ?? new Map()).keys()].map((l) => idOfLabel.get(l) ?? l).sort((a, b) => a - b)
+  const joiners = Array.from({ length: options.joiners ?? 0 }, (_, j) => idOfLabel.get(members + j) ?? members + j).sort((a, b) => a - b)
+  // A joiner's RequestJoin event names it by the label it had before admission; its identity key
+  // names the replica id it was admitted with.
+  const joinerIds: Record<string, number> = {}
+  for (const [key, label] of result.identities) if (label >= members) joinerIds[key] = idOfLabel.get(label) ?? label
+  const leavers = options.actions.flatMap((a) => (a.kind === "leave" ? [idOfLabel.get(a.label) ?? a.label] : []))
+  const removable = options.actions.flatMap((a) => (a.kind === "remove" ? [idOfLabel.get(a.target) ?? a.target] : []))
+  // Each decided batch's membership requests, from the correct replicas' stored chains.
+  const batches: Record<string, Array<TraceRequest>> = {}
+  for (const { blocks } of result.chains)
+    for (const block of blocks) {
+      const hash = toHex(block.header.txRoot)
+      if (batches[hash] !== undefined) continue
+      const requests: Array<TraceRequest> = []
+      for (const tx of block.transactions) {
+        if (!isReconfigOp(tx.op)) continue
+        const decoded = decodeReconfigOp(tx.op)
+        const by = idOfKey.get(toHex(tx.client))
+        if (Either.isLeft(decoded) || by === undefined) continue
+        const q = decoded.right
+        if (q._tag === "Join") requests.push({ k: "join", id: 0, r: by, v: 0 })
+        else if (q._tag === "Leave") requests.push({ k: "leave", id: 0, r: by, v: 0 })
+        else if (q._tag === "Remove") requests.push({ k: "remove", id: by, r: q.target, v: 0 })
+        else requests.push({ k: "rotate", id: 0, r: by, v: Number(q.nextViewId) })
+      }
+      if (requests.length > 0) batches[hash] = requests
+    }
+  const n = members + (options.joiners ?? 0)
+  const mode = options.mode ?? "weak"
+  const checkpointInterval = simLimits.checkpointInterval
+  const rotationWindow = options.rotationWindow ?? simLimits.rotationWindow
+  const faults = `byzantine=${byzantine.join(",") || "none"} actions=${options.actions.map((a) => a.kind).join(",")}`
+  const simulatorViolations = result.violations.map((v) => v.property)
+  const traceFile = path.join(dir, `seed-${seed}.ndjson`)
+  const metaFile = path.join(dir, `seed-${seed}.meta.json`)
+  fs.writeFileSync(traceFile, result.trace.map((r) => traceLine(r) + "\n").join(""))
+  const meta = { seed, n, members, mode, checkpointInterval, byzantine, amnesia: [], joiners, joinerIds, leavers, removable, rotationWindow, batches, faults, simulatorViolations }
+  fs.writeFileSync(metaFile, JSON.stringify(meta) + "\n")
+  const { events, actions } = countEvents(result.trace.map((r) => r.event), byzantine)
+  return { seed, n, mode, checkpointInterval, byzantine, amnesia: [], faults, simulatorViolations, events, actions, traceFile, metaFile }
+}
+
 /** A trace written earlier (seed-N.ndjson and seed-N.meta.json in `dir`), to validate again. */
 export const loadRun = (dir: string, seed: number): TraceRun => {
   const traceFile = path.join(dir, `seed-${seed}.ndjson`)
@@ -141,6 +226,7 @@ export const loadRun = (dir: string, seed: number): TraceRun => {
   const meta = JSON.parse(fs.readFileSync(metaFile, "utf8")) as {
     readonly n: number
     readonly mode?: string
+    readonly checkpointInterval?: number
     readonly byzantine: ReadonlyArray<number>
     readonly amnesia?: ReadonlyArray<number>
     readonly faults: string
@@ -157,6 +243,7 @@ export const loadRun = (dir: string, seed: number): TraceRun => {
     seed,
     n: meta.n,
     mode: meta.mode ?? "off",
+    checkpointInterval: meta.checkpointInterval ?? 0,
     byzantine: meta.byzantine,
     amnesia,
     faults: meta.faults,
@@ -239,6 +326,7 @@ const main = Effect.gen(function* () {
   const brokenQuorum = args.includes("--broken-quorum")
   const strict = args.includes("--strict")
   const persistence = argValue(args, "--persistence")
+  const reconfig = args.includes("--reconfig")
   const kind: RunKind = persistence === undefined ? { _tag: "Off" } : { _tag: "Persistence", modes: persistence.split(",") }
   const tools = yield* toolsFromEnv(process.env)
   if (Option.isNone(tools)) {
@@ -252,6 +340,8 @@ const main = Effect.gen(function* () {
   const jobs = Math.max(1, Number(argValue(args, "--jobs") ?? 1))
   const timeoutSeconds = Number(argValue(args, "--timeout") ?? 600)
   const transactions = Number(argValue(args, "--transactions") ?? 16)
+  const intervalArg = argValue(args, "--checkpoint-interval")
+  const checkpointInterval = intervalArg === undefined ? undefined : Number(intervalArg)
   const keepDir = argValue(args, "--trace-dir")
   const dir = keepDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "smartchain-traces-"))
   fs.mkdirSync(dir, { recursive: true })
@@ -265,11 +355,13 @@ const main = Effect.gen(function* () {
       ? tracedSeeds(tracesDir)
           .filter((seed) => !asked || seeds.includes(seed))
           .map((seed) => ({ seed, make: () => loadRun(tracesDir, seed) }))
-      : seeds.flatMap((seed) => {
-          const options = seedOptions(seed, kind, transactions)
+      : reconfig
+        ? seeds.map((seed) => ({ seed, make: () => simulateReconfigSeed(seed, dir, reconfigSeedOptions(seed, transactions)) }))
+        : seeds.flatMap((seed) => {
+          const options = seedOptions(seed, kind, transactions, checkpointInterval)
           return options === undefined ? [] : [{ seed, make: () => simulateSeed(seed, dir, brokenQuorum, options) }]
         })
-  const what = `${tracesDir !== undefined ? `traces from ${tracesDir}` : kind._tag === "Off" ? "ordering only" : `persistence modes ${kind.modes.join(",")}`}${strict ? ", strict (spec/ as it stands)" : ""}`
+  const what = `${tracesDir !== undefined ? `traces from ${tracesDir}` : reconfig ? "reconfiguration" : kind._tag === "Off" ? "ordering only" : `persistence modes ${kind.modes.join(",")}`}${strict ? ", strict (spec/ as it stands)" : ""}`
   console.log(
     tracesDir !== undefined
       ? `validating ${chosen.length} traces from ${tracesDir}${strict ? ", strict (spec/ as it stands)" : ""}`
@@ -319,6 +411,11 @@ const main = Effect.gen(function* () {
   if (kind._tag === "Persistence" || outcomes.some((o) => o.run.mode !== "off")) {
     const absent = PersistenceActions.filter((a) => covered[a] === undefined)
     console.log(absent.length === 0 ? "every Persistence action is covered" : `Persistence actions in no accepted trace: ${absent.join(", ")}`)
+  }
+  if (reconfig) {
+    // Compromise is the adversary's step, never an event of the implementation.
+    const absent = ReconfigurationActions.filter((a) => a !== "Compromise" && covered[a] === undefined)
+    console.log(absent.length === 0 ? "every Reconfiguration action the implementation takes is covered" : `Reconfiguration actions in no accepted trace: ${absent.join(", ")}`)
   }
   console.log(`TLC time ${tlcSeconds.toFixed(1)}s, wall time ${seconds.toFixed(1)}s`)
   for (const o of [...rejected, ...errors]) {

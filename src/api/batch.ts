@@ -5,10 +5,13 @@
  * transaction: a client process with many transactions in flight (a wallet service, the
  * benchmark's closed-loop clients) sends each member one request per turn of its event loop.
  *
- * Request: `POST /txs?waitMs=N[&proofs=1]` with `content-type: application/octet-stream` and a body
- * that is the binary encoding (conformance/FORMAT.md) of an array of at most `batchTxsMax`
+ * Request: `POST /txs?waitMs=N[&proofs=1][&all=1]` with `content-type: application/octet-stream` and a
+ * body that is the binary encoding (conformance/FORMAT.md) of an array of at most `batchTxsMax`
  * transactions: a u32 count, then each transaction's encoding. waitMs (0 to 30000, default 0) is
- * how long the response may wait for replies.
+ * how long the response may wait for replies. all=1 says the client sent every one of these
+ * transactions to every member itself (PROTOCOL.md section 7): the replica then does not pass
+ * them on to the leader, which has its own copy (if it does not, the request timeout sends the
+ * transaction to every member, as for any request).
  *
  * Response: 200 and newline-delimited JSON, one object per line:
  *
@@ -90,14 +93,14 @@ const readBytes = (req: http.IncomingMessage): Promise<Uint8Array | ApiError> =>
   })
 
 /** The checks of POST /tx for one transaction of a batch: undefined when it was handed to the replica or is decided. */
-const take = (ctx: ApiContext, tx: Transaction, index: number): Refusal | undefined => {
+const take = (ctx: ApiContext, tx: Transaction, index: number, sentToAll: boolean): Refusal | undefined => {
   const size = transactionEncodedSize(tx)
   if (size > ctx.limits.txBytesMax)
     return { index, error: "TransactionTooLarge", message: `the transaction encodes to ${size} bytes; the limit is ${ctx.limits.txBytesMax}` }
   if (!verifyTransaction(ctx, tx))
     return { index, error: "BadSignature", message: `the signature does not verify for client ${toHex(tx.client)} on chain ${ctx.chainId}` }
   if (ctx.chain.locate(tx.client, tx.seq) !== undefined) return undefined
-  if (!ctx.submit(tx)) return { index, error: "Busy", message: "the replica's inbox is full; retry later" }
+  if (!ctx.submit(tx, sentToAll)) return { index, error: "Busy", message: "the replica's inbox is full; retry later" }
   return undefined
 }
 
@@ -169,6 +172,7 @@ export const handleBatch = async (ctx: ApiContext, req: http.IncomingMessage, re
   if (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > longPollMsMax)
     return new ApiError(400, "BadWait", `waitMs must be an integer from 0 to ${longPollMsMax}, got "${waitParam}"`)
   const proofs = url.searchParams.get("proofs") === "1"
+  const sentToAll = url.searchParams.get("all") === "1"
   const body = await readBytes(req)
   if (body instanceof ApiError) return body
   const decoded = decodeWith(batchBodyCodec, body)
@@ -183,7 +187,7 @@ export const handleBatch = async (ctx: ApiContext, req: http.IncomingMessage, re
     // consensus messages are not held up behind a large batch.
     if (index > 0 && index % checkChunk === 0) await new Promise((resolve) => setImmediate(resolve))
     const tx = txs[index]!
-    const refusal = take(ctx, tx, index)
+    const refusal = take(ctx, tx, index, sentToAll)
     if (refusal === undefined) outstanding.set(index, txKey(tx))
     else {
       refused.push(refusal)

@@ -6,6 +6,10 @@
  * and then carries the replies as they are released, which go to the client that sent each
  * transaction, marked as from that member.
  *
+ * A request whose transactions were all sent to every member the hub knows (the client library's
+ * `sendAll`) is marked all=1, so the members do not pass them on to their leader, which has its
+ * own copies.
+ *
  * `hub.transport` gives each client its own ClientTransport (its own reply stream), as the
  * client library expects (src/client/client.ts reads one stream per client). Replies are plain
  * { viewId, client, seq, height, result }, counted by the acceptance rule once per member (the
@@ -63,6 +67,8 @@ export interface HttpBatchHub {
 
 interface Entry {
   readonly tx: Transaction
+  /** Sent to every member the hub knows (a request of such transactions only is marked all=1). */
+  readonly toAll: boolean
   readonly replies: Queue.Queue<ReplyFrom>
   /** Completes the send: undefined when the member took the transaction. */
   readonly settle: (error: ClientSendError | undefined) => void
@@ -108,6 +114,7 @@ export const makeHttpBatchHub = (options: HttpBatchOptions): Effect.Effect<HttpB
     const proofs = options.proofs === true
     const metrics: HttpBatchMetrics = { requests: 0, requestFailures: 0, transactions: 0, refused: 0, replies: 0, certified: 0 }
     const pending = new Map<ReplicaId, Array<Entry>>()
+    const memberIds = [...options.urls.keys()]
     const inFlight = new Set<AbortController>()
     let scheduled = false
     let closed = false
@@ -186,7 +193,7 @@ export const makeHttpBatchHub = (options: HttpBatchOptions): Effect.Effect<HttpB
       return false
     }
 
-    const post = async (to: ReplicaId, base: string, entries: ReadonlyArray<Entry>): Promise<void> => {
+    const post = async (to: ReplicaId, base: string, entries: ReadonlyArray<Entry>, toAll: boolean): Promise<void> => {
       const settled = new Array<boolean>(entries.length).fill(false)
       const failUnsettled = (reason: string) =>
         entries.forEach((e, i) => {
@@ -203,7 +210,7 @@ export const makeHttpBatchHub = (options: HttpBatchOptions): Effect.Effect<HttpB
       try {
         const txs = entries.map((e) => e.tx)
         const body = encodeWith(batchBodyCodec, txs, txs.reduce((n, tx) => n + transactionEncodedSize(tx), 4))
-        const r = await fetch(`${base}/txs?waitMs=${waitMs}${proofs ? "&proofs=1" : ""}`, {
+        const r = await fetch(`${base}/txs?waitMs=${waitMs}${proofs ? "&proofs=1" : ""}${toAll ? "&all=1" : ""}`, {
           method: "POST",
           headers: { "content-type": "application/octet-stream" },
           body,
@@ -245,16 +252,25 @@ export const makeHttpBatchHub = (options: HttpBatchOptions): Effect.Effect<HttpB
       pending.clear()
       for (const [to, entries] of all) {
         const base = options.urls.get(to)!
-        for (let from = 0; from < entries.length; from += batchMax) void post(to, base, entries.slice(from, from + batchMax))
+        for (let from = 0; from < entries.length; from += batchMax) {
+          const part = entries.slice(from, from + batchMax)
+          void post(to, base, part, part.every((e) => e.toAll))
+        }
       }
     }
 
     /** Queues `tx` for member `to` in the next request; `settle` hears how the member took it. */
-    const enqueue = (to: ReplicaId, tx: Transaction, replies: Queue.Queue<ReplyFrom>, settle: (error: ClientSendError | undefined) => void): void => {
+    const enqueue = (
+      to: ReplicaId,
+      tx: Transaction,
+      replies: Queue.Queue<ReplyFrom>,
+      settle: (error: ClientSendError | undefined) => void,
+      toAll = false
+    ): void => {
       if (closed) return settle(new ClientSendError({ to, reason: "the client is closing" }))
       if (!options.urls.has(to)) return settle(new ClientSendError({ to, reason: "no API URL for this member" }))
       const list = pending.get(to)
-      const entry: Entry = { tx, replies, settle }
+      const entry: Entry = { tx, toAll, replies, settle }
       if (list === undefined) pending.set(to, [entry])
       else list.push(entry)
       if (!scheduled) {
@@ -273,11 +289,18 @@ export const makeHttpBatchHub = (options: HttpBatchOptions): Effect.Effect<HttpB
             const failures: Array<ClientSendError> = []
             let left = members.length
             if (left === 0) return resume(Effect.succeed(failures))
+            const toAll = memberIds.every((r) => members.includes(r))
             for (const to of members)
-              enqueue(to, tx, replies, (error) => {
-                if (error !== undefined) failures.push(error)
-                if (--left === 0) resume(Effect.succeed(failures))
-              })
+              enqueue(
+                to,
+                tx,
+                replies,
+                (error) => {
+                  if (error !== undefined) failures.push(error)
+                  if (--left === 0) resume(Effect.succeed(failures))
+                },
+                toAll
+              )
           }),
         replies: Stream.fromQueue(replies),
         replyQueue: replies

@@ -14,16 +14,22 @@
  *
  * A long poll that ends without the result is dropped: the client library resends after its
  * timeout, which starts a new one.
+ *
+ * Views: `viewChanges(after)` asks every member it knows for GET /views?after=<id> (./views.ts)
+ * and hands the client library every certified change received (it checks them); `useView` adds
+ * the members of a view the client learned, with their API URLs from `urlOf`. A plain reply names
+ * the view of its block's header.
  */
 import { Effect, Either, Queue, Schema, Stream } from "effect"
 import type { Scope } from "effect"
 import { toHex } from "../chain/bytes.ts"
 import { U64FromDecimal } from "../chain/genesis-json.ts"
 import type { ClientReply } from "../chain/reply.ts"
-import type { ReplicaId, Transaction } from "../chain/types.ts"
-import type { ClientTransport, ReplyFrom } from "../client/transport.ts"
+import type { Member, ReplicaId, Transaction, ViewRecord } from "../chain/types.ts"
+import type { ClientTransport, ReplyFrom, ViewChangesAnswer } from "../client/transport.ts"
 import { ClientSendError } from "../client/transport.ts"
 import { CertificateJson, HeaderJson, MerklePathJson, transactionJson } from "./json.ts"
+import { decodeViewChanges } from "./views.ts"
 
 /** Default wait of one long poll, in milliseconds. */
 export const longPollMsDefault = 10_000
@@ -33,10 +39,13 @@ export interface HttpClientTransportOptions {
   readonly urls: ReadonlyMap<ReplicaId, string>
   readonly viewId: bigint
   readonly longPollMs?: number
+  /** The API URL of a member of a view learned later (one not in `urls`), if it can be known. */
+  readonly urlOf?: (member: Member) => string | undefined
 }
 
 const Hex = Schema.String.pipe(Schema.pattern(/^(?:[0-9a-f]{2})*$/))
 const TxAnswer = Schema.Struct({ height: U64FromDecimal, result: Hex })
+const AnswerView = Schema.Struct({ header: Schema.Struct({ viewId: U64FromDecimal }) })
 const U32 = Schema.Number.pipe(Schema.int(), Schema.between(0, 0xffff_ffff))
 const CertifiedAnswer = Schema.Struct({
   index: U32,
@@ -68,6 +77,8 @@ export const makeHttpClientTransport = (
     const metrics: HttpClientTransportMetrics = { posts: 0, postFailures: 0, polls: 0, replies: 0, certified: 0 }
     const decodeAnswer = Schema.decodeUnknownEither(TxAnswer)
     const decodeCertified = Schema.decodeUnknownEither(CertifiedAnswer)
+    const decodeAnswerView = Schema.decodeUnknownEither(AnswerView)
+    const urls = new Map(options.urls)
 
     /** The reply an answer stands for: certified when it carries a well-formed certificate. */
     const replyOf = (tx: Transaction, json: unknown, height: bigint, result: Uint8Array): ClientReply => {
@@ -88,7 +99,9 @@ export const makeHttpClientTransport = (
           resultPath: c.resultPath
         }
       }
-      return { _tag: "Reply", viewId: options.viewId, client: tx.client, seq: tx.seq, height, result }
+      const named = decodeAnswerView(json)
+      const viewId = Either.isRight(named) ? named.right.header.viewId : options.viewId
+      return { _tag: "Reply", viewId, client: tx.client, seq: tx.seq, height, result }
     }
 
     const poll = (to: ReplicaId, base: string, tx: Transaction) =>
@@ -111,7 +124,7 @@ export const makeHttpClientTransport = (
       )
 
     const send = (to: ReplicaId, tx: Transaction): Effect.Effect<void, ClientSendError> => {
-      const base = options.urls.get(to)
+      const base = urls.get(to)
       if (base === undefined) return Effect.fail(new ClientSendError({ to, reason: "no API URL for this member" }))
       return Effect.tryPromise({
         try: async (signal) => {
@@ -127,5 +140,39 @@ export const makeHttpClientTransport = (
       }).pipe(Effect.zipRight(Effect.asVoid(Effect.forkIn(poll(to, base, tx), scope))))
     }
 
-    return { send, replies: Stream.fromQueue(queue), metrics }
+    const viewChangesFrom = (base: string, after: bigint) =>
+      Effect.tryPromise({
+        try: async (signal) => {
+          const r = await fetch(`${base}/views?after=${after}`, { signal })
+          return r.status === 200 ? ((await r.json()) as unknown) : undefined
+        },
+        catch: () => undefined
+      }).pipe(
+        Effect.map((json) => {
+          if (json === undefined) return undefined
+          const decoded = decodeViewChanges(json)
+          return Either.isRight(decoded) ? decoded.right : undefined
+        }),
+        Effect.timeout("5 seconds"),
+        Effect.orElseSucceed(() => undefined)
+      )
+
+    const viewChanges = (after: bigint): Effect.Effect<ViewChangesAnswer> =>
+      Effect.map(
+        Effect.forEach([...urls], ([from, base]) => Effect.map(viewChangesFrom(base, after), (a) => (a === undefined ? [] : [{ from, ...a }])), {
+          concurrency: "unbounded"
+        }),
+        (all) => ({ changes: all.flat().flatMap((a) => a.changes), heads: all.flat().map((a) => ({ from: a.from, height: a.height })) })
+      )
+
+    const useView = (view: ViewRecord): Effect.Effect<void> =>
+      Effect.sync(() => {
+        for (const m of view.members) {
+          if (urls.has(m.replica)) continue
+          const url = options.urlOf?.(m)
+          if (url !== undefined) urls.set(m.replica, url)
+        }
+      })
+
+    return { send, replies: Stream.fromQueue(queue), metrics, viewChanges, useView }
   })

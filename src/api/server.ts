@@ -3,8 +3,10 @@
  *
  *   GET  /status                 chain id, replica, mode, height, durable, certified and released heights,
  *                                regency, view, leader, peers
- *   GET  /view                   the current view record, n, f, quorum, leader
+ *   GET  /view                   the current view record, n, f, quorum, leader, the height that installed it
+ *   GET  /views?after=<id>       the certified reconfiguration blocks after view <id> (./views.ts)
  *   GET  /blocks/:height         a block: header, header hash, transactions, results, decision proof, certificate
+ *                                (?encoding=binary: the encoded block and certificate, hex)
  *   GET  /tx/:client/:seq        where a transaction landed, its result, Merkle paths to txRoot and
  *                                resultsRoot, the block header and its certificate when there is one;
  *                                answered once the replica released the reply by its persistence
@@ -23,13 +25,15 @@ import type { Scope } from "effect"
 import * as http from "node:http"
 import { toHex } from "../chain/bytes.ts"
 import type { ChainCrypto } from "../chain/crypto.ts"
-import { transactionEncodedSize, txSigningBytes } from "../chain/encoding.ts"
+import { encodeBlock, encodeCertificate, transactionEncodedSize, txSigningBytes } from "../chain/encoding.ts"
 import { headerHash, txHash } from "../chain/hash.ts"
 import type { Limits, PersistenceMode, Transaction, ViewRecord } from "../chain/types.ts"
 import type { ChainView } from "../node/chain.ts"
 import type { NodeMetrics } from "../node/metrics.ts"
 import { ListenFailed } from "../net/errors.ts"
 import { handleBatch } from "./batch.ts"
+import type { InstalledView } from "./views.ts"
+import { viewChangesJson } from "./views.ts"
 import { blockJson, certificateJson, decodeTransactionJson, headerJson, parseKeyHex, parseU64, viewJson } from "./json.ts"
 
 /** Longest wait a GET /tx may ask for with ?waitMs=, in milliseconds. */
@@ -53,11 +57,21 @@ export interface ApiContext {
   readonly limits: Limits
   readonly crypto: ChainCrypto
   readonly view: () => ViewRecord
-  readonly quorum: number
+  /**
+   * Every view the replica's chain installed, genesis's first (a replica that follows
+   * reconfigurations); without it the view never changes and GET /views lists no change.
+   */
+  readonly views?: () => ReadonlyArray<InstalledView>
+  /** The quorum of the current view. */
+  readonly quorum: number | (() => number)
   readonly chain: ChainView
   readonly status: () => ReplicaStatus
-  /** Hands a checked transaction to the replica; false when its inbox is full. */
-  readonly submit: (tx: Transaction) => boolean
+  /**
+   * Hands a checked transaction to the replica; false when its inbox is full. `sentToAll`: the
+   * client says it sent the transaction to every member itself (POST /txs?all=1), so the replica
+   * need not pass it on to the leader.
+   */
+  readonly submit: (tx: Transaction, sentToAll?: boolean) => boolean
   /**
    * Checks a transaction's signature on this chain; by default `crypto.verify` of its signing
    * bytes. The node passes its signature memory's, so the Verifier does not check it again.
@@ -124,8 +138,9 @@ export const handleRequest = async (ctx: ApiContext, req: http.IncomingMessage):
   const parts = url.pathname.split("/").filter((p) => p !== "")
   const method = req.method ?? "GET"
   const route = parts[0] ?? ""
-  const known = ["status", "view", "blocks", "tx", "metrics"]
-  if (!known.includes(route)) return new ApiError(404, "NotFound", `no route ${url.pathname}; see GET /status, /view, /blocks/:height, /tx/:client/:seq, POST /tx, POST /txs, GET /metrics`)
+  const known = ["status", "view", "views", "blocks", "tx", "metrics"]
+  if (!known.includes(route))
+    return new ApiError(404, "NotFound", `no route ${url.pathname}; see GET /status, /view, /views?after=<id>, /blocks/:height, /tx/:client/:seq, POST /tx, POST /txs, GET /metrics`)
   ctx.metrics.countRequest(routeOf(method, parts))
   const allow = (methods: ReadonlyArray<string>) =>
     methods.includes(method) ? undefined : new ApiError(405, "MethodNotAllowed", `${method} ${url.pathname}: use ${methods.join(" or ")}`)
@@ -155,7 +170,19 @@ export const handleRequest = async (ctx: ApiContext, req: http.IncomingMessage):
       const bad = allow(["GET"]) ?? (parts.length === 1 ? undefined : new ApiError(404, "NotFound", `no route ${url.pathname}`))
       if (bad !== undefined) return bad
       const s = ctx.status()
-      return ok({ ...viewJson(ctx.view()), quorum: ctx.quorum, regency: s.regency, leader: s.leader })
+      const history = ctx.views?.() ?? []
+      const installedAt = history[history.length - 1]?.installedAt ?? 0n
+      const quorum = typeof ctx.quorum === "number" ? ctx.quorum : ctx.quorum()
+      return ok({ ...viewJson(ctx.view()), quorum, regency: s.regency, leader: s.leader, installedAt: installedAt.toString() })
+    }
+    case "views": {
+      const bad = allow(["GET"]) ?? (parts.length === 1 ? undefined : new ApiError(404, "NotFound", `no route ${url.pathname}`))
+      if (bad !== undefined) return bad
+      const afterParam = url.searchParams.get("after") ?? "0"
+      const after = parseU64(afterParam)
+      if (after === undefined) return new ApiError(400, "BadView", `after must be a view id (unsigned decimal integer), got "${afterParam}"`)
+      const history = ctx.views?.() ?? [{ record: ctx.view(), installedAt: 0n }]
+      return ok(await Effect.runPromise(viewChangesJson(ctx.crypto, ctx.chain, history, after)))
     }
     case "metrics": {
       const bad = allow(["GET"])
@@ -172,6 +199,10 @@ export const handleRequest = async (ctx: ApiContext, req: http.IncomingMessage):
       if (block === undefined)
         return new ApiError(404, "BlockNotFound", `no block ${height} here (height is ${ctx.chain.height()})`)
       const certificate = await Effect.runPromise(ctx.chain.certificate(height))
+      // ?encoding=binary: the block and its certificate in their binary encodings (FORMAT.md
+      // section 3), hex; what a joining replica fetches and verifies (src/node/joiner.ts).
+      if (url.searchParams.get("encoding") === "binary")
+        return ok({ block: toHex(encodeBlock(block)), certificate: certificate === undefined ? null : toHex(encodeCertificate(certificate)) })
       return ok(blockJson(block, headerHash(ctx.crypto, block.header), certificate))
     }
     case "tx": {

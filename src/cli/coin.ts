@@ -188,9 +188,9 @@ export const submitOp = (network: CoinNetwork, key: ClientKey, op: Uint8Array): 
   Effect.scoped(
     Effect.gen(function* () {
       const transport = yield* makeHttpClientTransport({ urls: network.urls, viewId: network.view.id })
-      const client = yield* makeClient(
-        { chainId: network.chainId, view: network.view, mode: network.mode, key, crypto: nodeCrypto, timeoutMs: 5_000, attempts: 3 },
-        transport
+      const client = yield* Effect.mapError(
+        makeClient({ chainId: network.chainId, view: network.view, mode: network.mode, key, crypto: nodeCrypto, timeoutMs: 5_000, attempts: 3 }, transport),
+        (e) => new CoinError({ reason: e.message })
       )
       const submitted = yield* Effect.mapError(client.submit(op), (e) => new CoinError({ reason: e.message }))
       const result = yield* Either.mapLeft(decodeCoinResult(submitted.reply.result), (e) => new CoinError({ reason: `undecodable coin result: ${e.message}` }))

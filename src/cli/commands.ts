@@ -12,6 +12,7 @@ import { nodeCommand } from "./node.ts"
 import { statusCommand } from "./status.ts"
 import { coinCommand } from "./coin.ts"
 import { benchCommand } from "./bench.ts"
+import { viewCommand } from "./view.ts"
 
 const init = Command.make(
   "init",
@@ -61,4 +62,4 @@ const cluster = Command.make(
   )
 )
 
-export const commands = [init, verifyCommand, nodeCommand, cluster, statusCommand, coinCommand, benchCommand] as const
+export const commands = [init, verifyCommand, nodeCommand, cluster, statusCommand, coinCommand, benchCommand, viewCommand] as const

@@ -17,7 +17,7 @@ import { Either } from "effect"
 import { bytesEqual, toHex } from "../chain/bytes.ts"
 import type { ChainCrypto } from "../chain/crypto.ts"
 import { checkCertifiedReply, plainReply } from "../chain/reply.ts"
-import type { CertifiedReply, CertifiedReplyErrorReason, ClientReply, ExpectedTransaction, TrustedView } from "../chain/reply.ts"
+import type { CertifiedReply, CertifiedReplyError, CertifiedReplyErrorReason, ClientReply, ExpectedTransaction, TrustedView } from "../chain/reply.ts"
 import type { PersistenceMode, Reply, ReplicaId } from "../chain/types.ts"
 import { byzantineQuorum, weakQuorum } from "../core/quorum.ts"
 
@@ -87,11 +87,16 @@ export class ReplyCollector {
   private readonly tallies = new Map<string, { readonly reply: Reply; readonly voters: Array<ReplicaId> }>()
   private accepted: Accepted | undefined
 
+  /**
+   * `check` replaces the check of certified replies against `view` alone: a client that follows
+   * views (./views.ts) checks each against the view that certifies its height.
+   */
   constructor(
     private readonly crypto: ChainCrypto,
     private view: TrustedView,
-    private readonly rule: AcceptanceRule,
-    readonly expected: ExpectedTransaction
+    private rule: AcceptanceRule,
+    readonly expected: ExpectedTransaction,
+    private readonly check?: (reply: CertifiedReply, expected: ExpectedTransaction) => Either.Either<Reply, CertifiedReplyError>
   ) {}
 
   /** The accepted answer, once there is one. */
@@ -111,9 +116,13 @@ export class ReplyCollector {
     return best
   }
 
-  /** Replaces the trusted view (after a reconfiguration); votes already cast are kept. */
-  setView(view: TrustedView): void {
+  /**
+   * Replaces the trusted view (after a reconfiguration) and, when given, the rule (n and f change
+   * with the view); votes already cast are kept.
+   */
+  setView(view: TrustedView, rule?: AcceptanceRule): void {
     this.view = view
+    if (rule !== undefined) this.rule = rule
   }
 
   offer(from: ReplicaId, reply: ClientReply): Offered {
@@ -124,7 +133,7 @@ export class ReplyCollector {
       return { _tag: "Ignored", reason: "Unsolicited" }
     }
     if (reply._tag === "CertifiedReply" && this.rule.certifiedReplies) {
-      const checked = checkCertifiedReply(this.crypto, this.view, reply, this.expected)
+      const checked = this.check !== undefined ? this.check(reply, this.expected) : checkCertifiedReply(this.crypto, this.view, reply, this.expected)
       if (Either.isLeft(checked)) {
         this.counters.badCertificates++
         return { _tag: "Ignored", reason: "BadCertificate", certificateError: checked.left.reason }

@@ -13,6 +13,14 @@
  * submitted more than 2^20 transactions per millisecond. Callers that keep their own counter pass
  * `firstSeq`.
  *
+ * Views (./views.ts): the client trusts `view` (genesis's, or a later view installed by block
+ * `viewInstalledAt`) and follows the views after it only through certified reconfiguration
+ * blocks. A reply that names a view newer than every view it knows makes it ask the transport for
+ * those blocks (`viewChanges`), learn what checks, and then offer the reply again; `syncViews`
+ * does the same on demand. From then on it sends to the new view's members, counts their
+ * replies, and checks each certified reply against the view that certifies its height, so a
+ * certificate by a view superseded at that height (the keys of members who left) is refused.
+ *
  *   const client = yield* makeClient({ chainId, view, mode: "strong", key, crypto }, transport)
  *   const accepted = yield* client.submit(op)   // Accepted, or ClientTimeout
  */
@@ -22,12 +30,13 @@ import { toHex } from "../chain/bytes.ts"
 import type { ChainCrypto } from "../chain/crypto.ts"
 import { txSigningBytes } from "../chain/encoding.ts"
 import { txHash } from "../chain/hash.ts"
-import { trustedView } from "../chain/reply.ts"
-import type { TrustedView } from "../chain/reply.ts"
+import type { ClientReply } from "../chain/reply.ts"
 import type { PersistenceMode, Transaction, ViewRecord } from "../chain/types.ts"
 import { acceptanceRule, emptyCounters, ReplyCollector } from "./acceptance.ts"
 import type { Accepted, ReplyCounters } from "./acceptance.ts"
 import type { ClientTransport, ReplyFrom } from "./transport.ts"
+import { ClientViews } from "./views.ts"
+import type { ClientViewError } from "./views.ts"
 
 /** ChainCrypto with signing (the Crypto service's implementations satisfy it). */
 export interface ClientCrypto extends ChainCrypto {
@@ -44,8 +53,10 @@ export interface ClientKey {
 
 export interface ClientConfig {
   readonly chainId: string
-  /** The view whose members the client talks to and whose keys certify strong-mode replies. */
+  /** The view the client trusts: its members get the transactions, its keys certify replies. */
   readonly view: ViewRecord
+  /** The height of the block that installed `view` (default 0n: genesis's view). */
+  readonly viewInstalledAt?: bigint
   readonly mode: PersistenceMode
   readonly key: ClientKey
   readonly crypto: ClientCrypto
@@ -55,12 +66,22 @@ export interface ClientConfig {
   readonly attempts?: number
   /** The first seq to use (default: clock milliseconds times 2^20). */
   readonly firstSeq?: bigint
+  /**
+   * Accept a certified reply only at a height up to which f + 1 members of the newest known view
+   * vouched that every view change was listed (./views.ts `horizon`), asking the members first
+   * when it is higher: a certificate of a superseded view is refused even by a client that was
+   * not told of the change. Costs a request to the members for each reply above the horizon.
+   * Default false: the client learns views when a reply names a newer one, or on `syncViews`.
+   */
+  readonly strictViews?: boolean
 }
 
 export const defaultClientTimeoutMs = 2_000
 export const defaultClientAttempts = 3
 /** Seq values per millisecond of the default first seq. */
 const seqPerMs = 1n << 20n
+/** Most replies held while the client learns a newer view; later ones are dropped (the client resends). */
+const heldRepliesMax = 4096
 
 /** No answer satisfied the acceptance rule within every attempt. */
 export class ClientTimeout extends Schema.TaggedError<ClientTimeout>()("ClientTimeout", {
@@ -100,6 +121,16 @@ export interface ClientMetrics {
   unmatched: number
   /** Ignored replies of every submission, summed. */
   replies: ReplyCounters
+  /** Times the client asked for reconfiguration blocks. */
+  viewSyncs: number
+  /** Views learned from certified reconfiguration blocks. */
+  viewsLearned: number
+  /** Reconfiguration blocks that failed their check (forged, or certified by a superseded view). */
+  viewChangesRejected: number
+  /** Replies that named a view newer than every view known, held until the client asked for it. */
+  repliesAhead: number
+  /** Strict mode: certified replies above the heights the members vouched for, ignored. */
+  repliesBeyondHorizon: number
 }
 
 /** An accepted submission: the transaction sent and the answer the mode's rule accepted. */
@@ -117,8 +148,17 @@ export interface Client {
   readonly submitTransaction: (tx: Transaction) => Effect.Effect<Submitted, ClientTimeout>
   /** Signs `op` with the next seq, without sending it. */
   readonly sign: (op: Uint8Array) => Effect.Effect<Transaction>
-  /** Trusts a new view (after a reconfiguration) for submissions from now on and those waiting. */
-  readonly setView: (view: ViewRecord) => Effect.Effect<void>
+  /**
+   * Trusts `view`, installed by the block at `installedAt` (default 0n), instead of the views
+   * known so far, for submissions from now on and those waiting. Fails on an invalid record.
+   */
+  readonly setView: (view: ViewRecord, installedAt?: bigint) => Effect.Effect<void, ClientViewError>
+  /** Asks the transport for the reconfiguration blocks after the newest known view and learns what checks; the newest view then. */
+  readonly syncViews: Effect.Effect<ViewRecord>
+  /** The newest view the client knows. */
+  readonly currentView: () => ViewRecord
+  /** Ids and installing heights of the views the client knows, the trusted one first. */
+  readonly knownViews: () => ReadonlyArray<{ readonly id: bigint; readonly installedAt: bigint }>
   readonly metrics: () => ClientMetrics
 }
 
@@ -171,7 +211,7 @@ const acceptedWithin = (w: Waiting, ms: number): Effect.Effect<Option.Option<Acc
  * A client for one key over `transport`. It reads the transport's reply stream in a fiber of the
  * surrounding scope, so a transport serves one client.
  */
-export const makeClient = (config: ClientConfig, transport: ClientTransport): Effect.Effect<Client, never, Scope.Scope> =>
+export const makeClient = (config: ClientConfig, transport: ClientTransport): Effect.Effect<Client, ClientViewError, Scope.Scope> =>
   Effect.gen(function* () {
     const { crypto, key, chainId, mode } = config
     const timeoutMs = config.timeoutMs ?? defaultClientTimeoutMs
@@ -179,7 +219,8 @@ export const makeClient = (config: ClientConfig, transport: ClientTransport): Ef
     const clientHex = toHex(key.publicKey)
     const firstSeq = config.firstSeq ?? BigInt(yield* Clock.currentTimeMillis) * seqPerMs
     const nextSeq = yield* Ref.make(firstSeq)
-    let view: TrustedView = trustedView(crypto, chainId, config.view)
+    let views = yield* ClientViews.start(crypto, chainId, config.view, config.viewInstalledAt ?? 0n)
+    const scope = yield* Effect.scope
     const waiting = new Map<bigint, Waiting>()
     const metrics: ClientMetrics = {
       submitted: 0,
@@ -189,10 +230,74 @@ export const makeClient = (config: ClientConfig, transport: ClientTransport): Ef
       retries: 0,
       sendFailures: 0,
       unmatched: 0,
-      replies: emptyCounters()
+      replies: emptyCounters(),
+      viewSyncs: 0,
+      viewsLearned: 0,
+      viewChangesRejected: 0,
+      repliesAhead: 0,
+      repliesBeyondHorizon: 0
+    }
+    const strict = config.strictViews === true && transport.viewChanges !== undefined
+
+    const collectorFor = (expected: { readonly client: Uint8Array; readonly seq: bigint; readonly txHash: Uint8Array }) =>
+      new ReplyCollector(crypto, views.trusted, acceptanceRule(mode, views.current), expected, (reply, e) => views.check(reply, e))
+
+    /** Every waiting collection and the transport follow the newest view. */
+    const followView = (): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const rule = acceptanceRule(mode, views.current)
+        for (const w of waiting.values()) w.collector.setView(views.trusted, rule)
+        return transport.useView?.(views.current) ?? Effect.void
+      })
+
+    const syncViews: Effect.Effect<ViewRecord> = Effect.gen(function* () {
+      if (transport.viewChanges === undefined) return views.current
+      metrics.viewSyncs++
+      const answer = yield* transport.viewChanges(views.current.id)
+      const learned = views.learn(answer.changes)
+      views.noteHeads(answer.heads)
+      metrics.viewChangesRejected += learned.rejected.length
+      if (learned.views.length > 0) {
+        metrics.viewsLearned += learned.views.length
+        yield* followView()
+      }
+      return views.current
+    })
+
+    // Replies naming a view newer than every known one wait here while the client asks for the
+    // reconfiguration blocks before it (one request at a time); then they are offered again.
+    const held: Array<ReplyFrom> = []
+    let syncing = false
+    const viewOf = (reply: ClientReply): bigint => (reply._tag === "Reply" ? reply.viewId : reply.header.viewId)
+
+    const beyondHorizon = (reply: ClientReply): boolean => strict && reply._tag === "CertifiedReply" && reply.header.height > views.horizon
+
+    const route = (item: ReplyFrom): Effect.Effect<void> => {
+      if (transport.viewChanges !== undefined && (views.isAhead(viewOf(item.reply)) || beyondHorizon(item.reply))) {
+        metrics.repliesAhead++
+        if (held.length < heldRepliesMax) held.push(item)
+        if (syncing) return Effect.void
+        syncing = true
+        return Effect.asVoid(
+          Effect.forkIn(
+            Effect.gen(function* () {
+              yield* syncViews
+              syncing = false
+              const again = held.splice(0, held.length)
+              for (const r of again) yield* offer(r)
+            }),
+            scope
+          )
+        )
+      }
+      return offer(item)
     }
 
-    const route = ({ from, reply }: ReplyFrom): Effect.Effect<void> => {
+    const offer = ({ from, reply }: ReplyFrom): Effect.Effect<void> => {
+      if (beyondHorizon(reply)) {
+        metrics.repliesBeyondHorizon++
+        return Effect.void
+      }
       const seq = reply._tag === "Reply" ? reply.seq : reply.transaction.seq
       const w = waiting.get(seq)
       if (w === undefined) {
@@ -224,9 +329,9 @@ export const makeClient = (config: ClientConfig, transport: ClientTransport): Ef
 
     const sendToAll = (tx: Transaction): Effect.Effect<void> =>
       transport.sendAll !== undefined
-        ? Effect.map(transport.sendAll(view.record.members.map((m) => m.replica), tx), (failures) => void (metrics.sendFailures += failures.length))
+        ? Effect.map(transport.sendAll(views.current.members.map((m) => m.replica), tx), (failures) => void (metrics.sendFailures += failures.length))
         : Effect.forEach(
-            view.record.members,
+            views.current.members,
             (m) => Effect.catchAll(transport.send(m.replica, tx), () => Effect.sync(() => void metrics.sendFailures++)),
             { concurrency: "unbounded", discard: true }
           )
@@ -236,9 +341,7 @@ export const makeClient = (config: ClientConfig, transport: ClientTransport): Ef
         const started = yield* Clock.currentTimeMillis
         // A second submission of a transaction already waiting joins the first one's collection.
         const joined = waiting.get(tx.seq)
-        const collector =
-          joined?.collector ??
-          new ReplyCollector(crypto, view, acceptanceRule(mode, view.record), { client: tx.client, seq: tx.seq, txHash: txHash(crypto, tx) })
+        const collector = joined?.collector ?? collectorFor({ client: tx.client, seq: tx.seq, txHash: txHash(crypto, tx) })
         const entry: Waiting = joined ?? { collector, accepted: undefined, listeners: new Set() }
         metrics.submitted++
         const run = Effect.gen(function* () {
@@ -262,7 +365,7 @@ export const makeClient = (config: ClientConfig, transport: ClientTransport): Ef
               waitedMs: now - started,
               members: collector.voters,
               bestMatching: collector.bestMatching,
-              needed: acceptanceRule(mode, view.record).matchingReplies,
+              needed: acceptanceRule(mode, views.current).matchingReplies,
               ignored: ignoredCount(collector.counters)
             })
           )
@@ -283,11 +386,16 @@ export const makeClient = (config: ClientConfig, transport: ClientTransport): Ef
       submit: (op) => Effect.flatMap(sign(op), submitTransaction),
       submitTransaction,
       sign,
-      setView: (record) =>
-        Effect.sync(() => {
-          view = trustedView(crypto, chainId, record)
-          for (const w of waiting.values()) w.collector.setView(view)
-        }),
+      setView: (record, installedAt = 0n) =>
+        Effect.flatMap(ClientViews.start(crypto, chainId, record, installedAt), (started) =>
+          Effect.suspend(() => {
+            views = started
+            return followView()
+          })
+        ),
+      syncViews,
+      currentView: () => views.current,
+      knownViews: () => views.known,
       metrics: () => metrics
     } satisfies Client
   })

@@ -12,7 +12,15 @@
 import type { Effect, Queue, Stream } from "effect"
 import { Schema } from "effect"
 import type { ClientReply } from "../chain/reply.ts"
-import type { ReplicaId, Transaction } from "../chain/types.ts"
+import type { ReplicaId, Transaction, ViewRecord } from "../chain/types.ts"
+import type { CertifiedViewChange } from "../reconfiguration/view-tracker.ts"
+
+/** What members answered when asked for the reconfiguration blocks after a view. */
+export interface ViewChangesAnswer {
+  readonly changes: ReadonlyArray<CertifiedViewChange>
+  /** Each answering member (as the transport authenticated it) and the height it vouches for. */
+  readonly heads: ReadonlyArray<{ readonly from: ReplicaId; readonly height: bigint }>
+}
 
 /** A reply as it arrived, with the member that sent it. */
 export interface ReplyFrom {
@@ -47,4 +55,17 @@ export interface ClientTransport {
    * stream step per reply costs several times a queue take). A consumer uses one or the other.
    */
   readonly replyQueue?: Queue.Dequeue<ReplyFrom>
+  /**
+   * Optional: the certified reconfiguration blocks after view `afterViewId` that the members
+   * reachable now hold (each installs a view and carries the certificate of the view before;
+   * src/client/views.ts checks them), in any order, and for each member that answered the height
+   * up to which it says it listed every change. Empty when none answered. Without it the client
+   * follows no view it was not given.
+   */
+  readonly viewChanges?: (afterViewId: bigint) => Effect.Effect<ViewChangesAnswer>
+  /**
+   * Optional: the client learned `view` and sends to its members from now on (a transport that
+   * maps replica ids to addresses learns the new members here).
+   */
+  readonly useView?: (view: ViewRecord) => Effect.Effect<void>
 }

@@ -8,6 +8,7 @@ import type { Limits, ReplicaId, ViewRecord } from "../chain/types.ts"
 import type { PersistenceConfig } from "../persistence/state.ts"
 import type { ReconfigSetup } from "../reconfiguration/core-views.ts"
 import { assert } from "./assert.ts"
+import { coreLimits } from "./limits.ts"
 import { byzantineQuorum, faultsTolerated, weakQuorum } from "./quorum.ts"
 
 /** Signs with the replica's current view key. */
@@ -32,6 +33,8 @@ export interface ReplicaConfig {
   readonly retransmitMs: number
   /** How long f + 1 replicas must be seen ahead before asking for state transfer, in ms. */
   readonly behindGraceMs: number
+  /** How long a leader may hold a batch that is not full (src/ordering/batch.ts, `batchReady`), in ms. */
+  readonly batchDelayMs: number
   /**
    * Blocks and durable commit (src/persistence): when absent the core orders and decides only,
    * as the ordering-only tests and the replay of spec behaviours use it.
@@ -60,6 +63,8 @@ export interface ConfigInput {
   readonly persistence?: PersistenceConfig
   /** Follow membership changes (needs `persistence`: views change by executed blocks). */
   readonly reconfig?: ReconfigSetup
+  /** Default `coreLimits.batchDelayMs`. */
+  readonly batchDelayMs?: number
 }
 
 export const makeConfig = (input: ConfigInput): ReplicaConfig => {
@@ -85,6 +90,7 @@ export const makeConfig = (input: ConfigInput): ReplicaConfig => {
     signer: input.signer,
     retransmitMs: Math.max(1, Math.floor(input.limits.requestTimeoutMs / 2)),
     behindGraceMs: Math.max(1, Math.floor(input.limits.requestTimeoutMs / 4)),
+    batchDelayMs: Math.max(0, input.batchDelayMs ?? coreLimits.batchDelayMs),
     persistence: input.persistence,
     reconfig: input.reconfig
   }

@@ -42,5 +42,10 @@ export const coreLimits = {
   /** The request timeout doubles with each leader change without a decision, up to 2^this. */
   timeoutBackoffMax: 3,
   /** Most decided instances one state-transfer answer carries. */
-  stateTransferCidsMax: 64
+  stateTransferCidsMax: 64,
+  /**
+   * How long a leader holds a batch that is not full while an earlier block of its own still
+   * waits for its replies (src/ordering/batch.ts, `batchReady`), in ms of the core's clock.
+   */
+  batchDelayMs: 10
 } as const

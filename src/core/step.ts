@@ -4,13 +4,13 @@
  * lets every action that became enabled fire, until none is. Time enters only as Tick inputs.
  */
 import { toHex } from "../chain/bytes.ts"
-import type { Accept, ConsensusMessage, ReplicaId, Write } from "../chain/types.ts"
+import type { Accept, ConsensusMessage, Propose, ReplicaId, Write } from "../chain/types.ts"
 import { accept, acceptMessage, canAccept } from "../ordering/accept.ts"
 import { hashBatch } from "../ordering/batch.ts"
 import { canDecide, decidable, decide } from "../ordering/decide.ts"
 import { canPropose, propose } from "../ordering/propose.ts"
 import { submit } from "../ordering/submit.ts"
-import { canWrite, write } from "../ordering/write.ts"
+import { canRecoverWritten, canWrite, recoverWritten, write } from "../ordering/write.ts"
 import { canWriteSyncedValue, checkSync, resume, wantsSync, writeSyncedValue } from "../synchronization/resume.ts"
 import { canInstall, installRegency } from "../synchronization/stop-data.ts"
 import {
@@ -134,6 +134,20 @@ const settleOrdering = (state: ReplicaState, fx: Emitter): void => {
   }
 }
 
+/** A PROPOSE from the regency's leader that may bring back the batch of a value written before a crash. */
+const mayRecoverWritten = (state: ReplicaState, from: ReplicaId, message: Propose): boolean => {
+  const r = regencyKey(message.regency)
+  return (
+    isActive(state) &&
+    message.viewId === state.config.view.id &&
+    message.cid === state.instance.cid &&
+    message.regency === state.regency &&
+    from === leaderOf(state.config, message.regency) &&
+    state.instance.wroteIn.has(r) &&
+    !state.instance.proposals.has(r)
+  )
+}
+
 const noteCid = (state: ReplicaState, from: ReplicaId, cid: bigint): void => {
   if (cid > (state.seenCid.get(from) ?? 0n)) state.seenCid.set(from, cid)
 }
@@ -155,6 +169,10 @@ const onMessage = (state: ReplicaState, fx: Emitter, from: ReplicaId, message: C
     case "Propose": {
       if (deferred(state, from, message)) return
       if (canWrite(state, from, message)) write(state, fx, from, message, hashBatch(state.config, message.batch))
+      else if (mayRecoverWritten(state, from, message)) {
+        const value = hashBatch(state.config, message.batch)
+        if (canRecoverWritten(state, message.regency, value)) recoverWritten(state, message.regency, value)
+      }
       return
     }
     case "Write":

@@ -8,6 +8,8 @@
  *     tag 3  StateRequest  body = u64 fromCid
  *     tag 4  StateReply    body = u32 count || count x (array<Transaction> batch || DecisionProof proof
  *                                                  || option<Certificate> certificate of its block)
+ *     tag 5  Transfer      body = StateTransferMessage (FORMAT.md section 12: its own u8 tag, then
+ *                                 its fields): snapshot-based state transfer
  *
  * Decoding never throws: bytes that are not exactly one payload give a DecodeError naming the
  * offset and field. A state reply whose encoding would exceed a frame is split by
@@ -21,6 +23,7 @@ import { certificateCodec, consensusMessageCodec, decisionProofCodec, transactio
 import type { DecodeError } from "../chain/errors.ts"
 import { Certificate, ConsensusMessage, DecisionProof, Transaction, U64 } from "../chain/types.ts"
 import type { DecidedInstance, Payload } from "../services/transport.ts"
+import { StateTransferMessage, stateTransferMessageCodec } from "../persistence/state-transfer.ts"
 
 const ConsensusPayload = Schema.TaggedStruct("Consensus", { message: ConsensusMessage })
 const RequestPayload = Schema.TaggedStruct("Request", { tx: Transaction })
@@ -31,11 +34,12 @@ const DecidedInstanceSchema = Schema.Struct({
   certificate: Schema.optionalWith(Certificate, { exact: true })
 })
 const StateReplyPayload = Schema.TaggedStruct("StateReply", { decided: Schema.Array(DecidedInstanceSchema) })
+const TransferPayload = Schema.TaggedStruct("Transfer", { message: StateTransferMessage })
 /** The Schema of a payload; every decoded payload satisfies it. */
-export const PayloadSchema = Schema.Union(ConsensusPayload, RequestPayload, StateRequestPayload, StateReplyPayload)
+export const PayloadSchema = Schema.Union(ConsensusPayload, RequestPayload, StateRequestPayload, StateReplyPayload, TransferPayload)
 
 /** Tag bytes of the payload kinds. */
-export const payloadTags = { Consensus: 1, Request: 2, StateRequest: 3, StateReply: 4 } as const
+export const payloadTags = { Consensus: 1, Request: 2, StateRequest: 3, StateReply: 4, Transfer: 5 } as const
 
 const batchCodec = array(transactionCodec)
 const certificateOptionCodec = option(certificateCodec)
@@ -64,7 +68,8 @@ export const payloadCodec: Codec<Payload> = taggedUnion("Payload", PayloadSchema
   member(payloadTags.Consensus, taggedStruct(ConsensusPayload, "Consensus", { message: consensusMessageCodec })),
   member(payloadTags.Request, taggedStruct(RequestPayload, "Request", { tx: transactionCodec })),
   member(payloadTags.StateRequest, taggedStruct(StateRequestPayload, "StateRequest", { fromCid: u64Codec })),
-  member(payloadTags.StateReply, taggedStruct(StateReplyPayload, "StateReply", { decided: array(decidedInstanceCodec) }))
+  member(payloadTags.StateReply, taggedStruct(StateReplyPayload, "StateReply", { decided: array(decidedInstanceCodec) })),
+  member(payloadTags.Transfer, taggedStruct(TransferPayload, "Transfer", { message: stateTransferMessageCodec }))
 ])
 
 const writer = new Writer(4096)

@@ -60,9 +60,9 @@ export class TransportMetrics {
   /** State replies split into several frames because one would exceed the frame limit. */
   stateRepliesSplit = 0
   /** Payloads queued for a peer, by kind. */
-  readonly sent: Record<PayloadKind, number> = { Consensus: 0, Request: 0, StateRequest: 0, StateReply: 0 }
+  readonly sent: Record<PayloadKind, number> = { Consensus: 0, Request: 0, StateRequest: 0, StateReply: 0, Transfer: 0 }
   /** Payloads received from peers, by kind. */
-  readonly received: Record<PayloadKind, number> = { Consensus: 0, Request: 0, StateRequest: 0, StateReply: 0 }
+  readonly received: Record<PayloadKind, number> = { Consensus: 0, Request: 0, StateRequest: 0, StateReply: 0, Transfer: 0 }
   /** Decided instances received in state replies. */
   stateInstancesReceived = 0
 }
@@ -141,17 +141,18 @@ export const makeTcpTransport = (config: TcpTransportConfig): Effect.Effect<TcpT
       return lastFrames
     }
 
+    const sendNow = (to: ReplicaId, payload: Payload): void => {
+      if (!peerManager.isConnected(to)) {
+        peerManager.metrics.countRefusal(new NotConnected({ peer: to }))
+        return
+      }
+      for (const frame of framesOf(payload)) if (peerManager.send(to, frame) !== undefined) return
+      metrics.sent[payload._tag]++
+    }
     const transport: TransportImpl = {
       self: config.replica,
-      send: (to, payload) =>
-        Effect.sync(() => {
-          if (!peerManager.isConnected(to)) {
-            peerManager.metrics.countRefusal(new NotConnected({ peer: to }))
-            return
-          }
-          for (const frame of framesOf(payload)) if (peerManager.send(to, frame) !== undefined) return
-          metrics.sent[payload._tag]++
-        }),
+      send: (to, payload) => Effect.sync(() => sendNow(to, payload)),
+      sendNow,
       receive: (max) => Effect.map(Queue.takeBetween(inbox, 1, Math.max(1, max)), Chunk.toReadonlyArray)
     }
     const submit = (tx: Transaction): boolean => {

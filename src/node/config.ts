@@ -10,7 +10,13 @@
  *   "http": { "host": "127.0.0.1", "port": 7104 },   the HTTP API and /metrics
  *   "persistence": "strong",               optional; must equal the genesis mode when given
  *   "tickMs": 10,                          optional; interval of the replica's clock ticks
+ *   "batchDelayMs": 10,                    optional; longest a leader holds a batch that is not full
  *   "trace": "trace.ndjson"                optional; write spec trace events there
+ *   "join": { "from": ["http://127.0.0.1:7104"] }   optional; a replica outside genesis's view:
+ *                                          it submits JOIN to these members' APIs, fetches and
+ *                                          verifies the chain from them, and starts once a view
+ *                                          with it is installed (./joiner.ts); `listen` is then
+ *                                          required, `viewKey` names its key directory's view-0.key
  * }
  *
  * Relative paths are relative to the directory of the configuration file. Unknown fields are
@@ -48,7 +54,11 @@ export const NodeConfigJson = Schema.Struct({
     Schema.Number.pipe(Schema.int(), Schema.between(1, 1000, { message: () => "expected an integer from 1 to 1000 (milliseconds)" })),
     { default: () => 10 }
   ),
-  trace: Schema.optional(NonEmptyPath)
+  batchDelayMs: Schema.optional(
+    Schema.Number.pipe(Schema.int(), Schema.between(0, 10_000, { message: () => "expected an integer from 0 to 10000 (milliseconds)" }))
+  ),
+  trace: Schema.optional(NonEmptyPath),
+  join: Schema.optional(Schema.Struct({ from: Schema.Array(Schema.String.pipe(Schema.pattern(/^https?:\/\/[^\s]+$/, { message: () => "expected an http:// URL" }))).pipe(Schema.minItems(1)) }))
 })
 export type NodeConfigJson = typeof NodeConfigJson.Encoded
 
@@ -63,7 +73,11 @@ export interface NodeConfig {
   readonly http: { readonly host: string; readonly port: number }
   readonly persistence: PersistenceMode | undefined
   readonly tickMs: number
+  /** Longest a leader holds a batch that is not full (default `coreLimits.batchDelayMs`). */
+  readonly batchDelayMs?: number | undefined
   readonly trace: string | undefined
+  /** A replica outside genesis's view: the API URLs of members it joins through. */
+  readonly join?: { readonly from: ReadonlyArray<string> } | undefined
 }
 
 /** A configuration that cannot be used: `field` is the dotted path of the offending field. */
@@ -105,7 +119,9 @@ export const parseNodeConfig = (file: string, json: unknown): Either.Either<Node
     http: c.http,
     persistence: c.persistence,
     tickMs: c.tickMs,
-    trace: c.trace === undefined ? undefined : at(c.trace)
+    batchDelayMs: c.batchDelayMs,
+    trace: c.trace === undefined ? undefined : at(c.trace),
+    join: c.join
   })
 }
 

@@ -14,9 +14,23 @@
  *
  * A leader change is timed from the first Stop for a regency to Resume in it; COMMIT collection
  * from the replica's Commit for a height to Certify of that height (strong mode).
+ *
+ * Snapshot-based state transfer (./transfer.ts) is reported by its host: whether a recovery runs,
+ * its target and verified heights (their difference is part of the lag gauge while it runs), the
+ * checkpoint whose snapshot was installed, sessions by outcome, answers served and answers
+ * rejected by reason.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client"
 import type { TraceEvent } from "../core/io.ts"
+import type { TransferStatus } from "./transfer.ts"
+
+/** What the state-transfer host reports (./transfer.ts). */
+export interface TransferMetrics {
+  readonly status: TransferStatus
+  readonly sessions: Readonly<Record<string, number>>
+  readonly rejected: Readonly<Record<string, number>>
+  readonly served: Readonly<Record<string, number>>
+}
 
 /** What the scrape-time gauges read. */
 export interface MetricsSources {
@@ -39,6 +53,15 @@ export interface MetricsSources {
   readonly payloads: () => { readonly sent: Readonly<Record<string, number>>; readonly received: Readonly<Record<string, number>> }
   readonly payloadsMalformed: () => number
   readonly stateInstancesReceived: () => number
+  /** Snapshot-based state transfer; none reported when absent. */
+  readonly transfer?: () => TransferMetrics
+}
+
+const noTransfer: TransferMetrics = {
+  status: { phase: "Idle", snapshotHeight: 0n, snapshotFrom: undefined, blocksStored: 0, targetHeight: 0n, verifiedHeight: 0n, failure: undefined },
+  sessions: {},
+  rejected: {},
+  served: {}
 }
 
 const latencyBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10]
@@ -65,7 +88,8 @@ export class NodeMetrics {
   private readonly stops = new Map<number, number>()
   private readonly commits = new Map<number, number>()
 
-  constructor(sources: MetricsSources) {
+  constructor(given: MetricsSources) {
+    const sources = { ...given, transfer: given.transfer ?? (() => noTransfer) }
     const registers = [this.registry]
     const gauge = (name: string, help: string, read: () => number | bigint) =>
       new Gauge({
@@ -89,9 +113,35 @@ export class NodeMetrics {
       "Instances between this replica's last decision and the highest one a member was seen working on (state-transfer progress).",
       () => {
         const lag = sources.highestSeenCid() - sources.lastDecidedCid() - 1n
-        return lag > 0n ? lag : 0n
+        const t = sources.transfer().status
+        const fetching = t.phase === "Running" ? t.targetHeight - t.verifiedHeight : 0n
+        return lag > fetching ? lag : fetching > 0n ? fetching : 0n
       }
     )
+    gauge("smartchain_state_transfer_active", "1 while a snapshot-based state transfer runs, else 0.", () => (sources.transfer().status.phase === "Running" ? 1 : 0))
+    gauge("smartchain_state_transfer_target_height", "Head height the last snapshot-based state transfer aimed for.", () => sources.transfer().status.targetHeight)
+    gauge("smartchain_state_transfer_verified_height", "Height up to which the last snapshot-based state transfer verified blocks.", () => sources.transfer().status.verifiedHeight)
+    gauge("smartchain_state_transfer_snapshot_height", "Checkpoint whose snapshot state transfer installed (0: none).", () => sources.transfer().status.snapshotHeight)
+    new Counter({
+      name: "smartchain_state_transfer_sessions_total",
+      help: "Snapshot-based state transfers ended, by outcome (Installed, Nothing: no checkpoint above the local chain, Failed).",
+      labelNames: ["outcome"],
+      registers,
+      collect() {
+        this.reset()
+        for (const [outcome, n] of Object.entries(sources.transfer().sessions)) this.inc({ outcome }, n)
+      }
+    })
+    new Counter({
+      name: "smartchain_state_transfer_served_total",
+      help: "State-transfer answers sent to peers, by kind.",
+      labelNames: ["kind"],
+      registers,
+      collect() {
+        this.reset()
+        for (const [kind, n] of Object.entries(sources.transfer().served)) this.inc({ kind }, n)
+      }
+    })
     new Counter({
       name: "smartchain_state_transfer_instances_total",
       help: "Decided instances received by state transfer.",
@@ -111,6 +161,7 @@ export class NodeMetrics {
         for (const [reason, n] of Object.entries(sources.verifierRejected())) if (n !== undefined) this.inc({ source: "verifier", reason }, n)
         for (const [reason, n] of Object.entries(sources.connectionsClosed())) this.inc({ source: "net", reason }, n)
         this.inc({ source: "net", reason: "PayloadMalformed" }, sources.payloadsMalformed())
+        for (const [reason, n] of Object.entries(sources.transfer().rejected)) this.inc({ source: "transfer", reason }, n)
       }
     })
     new Counter({

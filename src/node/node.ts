@@ -22,29 +22,38 @@
  * signal shuts the node down cleanly.
  *
  * Startup checks, each a typed error naming the configuration field: the genesis parses; the
- * identity key is a member's identity key in the genesis view; the view key is that member's
- * view key; the persistence mode, when given, is the genesis mode.
+ * identity key is a member's identity key in the genesis view (or the configuration has "join");
+ * the view key, while it exists, is that member's view key (after a view change only later view
+ * keys remain); the persistence mode, when given, is the genesis mode.
+ *
+ * Reconfiguration (./views.ts, ./joiner.ts): the core follows the views its executed blocks
+ * install, signing with the key file of the view it runs in; the node makes and stores fresh view
+ * keys and submits ROTATE when asked, erases old key files, moves its peers and Verifier to the
+ * installed views, and serves GET /views. A replica outside genesis's view joins first: JOIN,
+ * fetch and verify the chain, then start in the view that took it in.
  */
-import { Cause, Console, Deferred, Effect, Either, Exit, Fiber, Layer, LogLevel, Logger, Schema } from "effect"
+import { Cause, Chunk, Console, Deferred, Effect, Either, Exit, Fiber, Layer, LogLevel, Logger, Queue, Schema } from "effect"
 import type { Scope } from "effect"
 import * as fsSync from "node:fs"
 import * as fs from "node:fs/promises"
+import * as path from "node:path"
 import { coinApp } from "../app/coin.ts"
 import { bytesEqual } from "../chain/bytes.ts"
 import { decodeGenesisJsonText } from "../chain/genesis-json.ts"
 import { genesisHash, viewHash } from "../chain/hash.ts"
-import type { Genesis, Member, PersistenceMode } from "../chain/types.ts"
+import type { Genesis, Member, PersistenceMode, Transaction } from "../chain/types.ts"
 import type { ReplicaConfig } from "../core/config.ts"
 import { leaderOf, makeConfig } from "../core/config.ts"
-import type { Output } from "../core/io.ts"
+import type { Output, TraceEvent } from "../core/io.ts"
 import type { ReplicaState } from "../core/state.ts"
 import type { NetLimits } from "../net/limits.ts"
 import type { NetLog } from "../net/metrics.ts"
 import type { ListenFailed, BadAddress } from "../net/errors.ts"
 import type { InvalidNetLimits } from "../net/limits.ts"
 import { parseAddress } from "../net/peer-manager.ts"
+import { channelOverheadBytes } from "../net/limits.ts"
 import type { TcpTransport } from "../net/tcp-transport.ts"
-import { makeTcpTransport, peersOfView } from "../net/tcp-transport.ts"
+import { inboxCapacityDefault, makeTcpTransport, peersOfView } from "../net/tcp-transport.ts"
 import { genesisMachine } from "../persistence/machine.ts"
 import type { DurableContent } from "../persistence/restart.ts"
 import { restart } from "../persistence/restart.ts"
@@ -59,14 +68,20 @@ import { nodeCrypto } from "../services/crypto.ts"
 import type { KeyFile } from "../services/keystore.ts"
 import { readKeyFile } from "../services/keystore.ts"
 import { TraceSink, traceLine } from "../services/trace.ts"
+import type { Envelope, TransportImpl } from "../services/transport.ts"
 import { Transport } from "../services/transport.ts"
-import { SignatureMemory, verifierLayer } from "../services/verifier.ts"
+import { SignatureMemory } from "../services/verifier.ts"
 import type { ApiServer } from "../api/server.ts"
 import { startApiServer } from "../api/server.ts"
 import { NodeChain } from "./chain.ts"
 import type { NodeConfig } from "./config.ts"
 import { NodeConfigError } from "./config.ts"
 import { NodeMetrics } from "./metrics.ts"
+import { joinNetwork } from "./joiner.ts"
+import { installedViews, NodeViewKeys, nodeReconfigSetup, peersOfViews, viewFollower, viewsVerifierLayer } from "./views.ts"
+import type { CoinState } from "../app/coin.ts"
+import type { RecoveryOutcome } from "./transfer.ts"
+import { positionOf, storeRecovered, TransferHost } from "./transfer.ts"
 
 /** The node could not start (or its disk failed): why, in words. */
 export class NodeStartError extends Schema.TaggedError<NodeStartError>()("NodeStartError", { reason: Schema.String }) {
@@ -81,10 +96,18 @@ export interface NodeOptions {
   /** Channel-layer limits over the defaults (frameBytesMax always comes from genesis). */
   readonly netLimits?: Partial<NetLimits>
   readonly netLog?: NetLog
+  /** Bound of the shell's inbox (default that of the transport's). */
+  readonly inboxCapacity?: number
 }
 
 /** How often the node looks for newly connected peers to ask for what it lacks. */
 const catchUpPollMs = 250
+
+/** How long a starting node waits for channels to every peer before it asks for their status. */
+const transferConnectWaitMs = 2_000
+
+/** Status rounds of the startup state transfer before the node starts on what it has. */
+const transferStatusRoundsMax = 2
 
 /** What a restart found in the data directory. */
 export interface RestartSummary {
@@ -111,14 +134,19 @@ export interface RunningNode {
   readonly p2pAddress: string
   /** `http://host:port` of the API. */
   readonly httpUrl: string
+  /** The replica shell (a new one after a startup state transfer installed a snapshot). */
   readonly shell: Shell
   /** What the API reads: blocks, transactions with released replies, certificates. */
   readonly chain: NodeChain
-  /** What the node came back from, when it restarted from its data directory. */
+  /** What the node came back from, when it restarted from its data directory (or from what a state transfer stored). */
   readonly restarted: RestartSummary | undefined
   readonly transport: TcpTransport
   readonly metrics: NodeMetrics
   readonly api: ApiServer
+  /** Snapshot-based state transfer: serving peers, and the recovery the node ran at startup (./transfer.ts). */
+  readonly transfer: TransferHost<CoinState>
+  /** Completes once the replica loop runs (after the startup state transfer), with how that ended. */
+  readonly running: Effect.Effect<RecoveryOutcome | undefined>
   /** Fails when the node can no longer keep its promises (its block store or its replica loop failed). */
   readonly fatal: Effect.Effect<never, NodeStartError>
 }
@@ -144,11 +172,30 @@ const loadIdentity = (config: NodeConfig) =>
     const genesis = yield* Either.mapLeft(decodeGenesisJsonText(text), (e) => fieldError(config, "genesis", `${config.genesis}: ${e.message}`))
     const identity = yield* readKey(config, "identityKey", config.identityKey, "identity")
     const member: Member | undefined = genesis.view.members.find((m) => bytesEqual(m.identityKey, identity.publicKey))
-    if (member === undefined)
-      return yield* fieldError(config, "identityKey", `${config.identityKey} is not the identity key of any member of view ${genesis.view.id}`)
-    const viewKey = yield* readKey(config, "viewKey", config.viewKey, "view")
-    if (!bytesEqual(viewKey.publicKey, member.viewKey))
+    if (member === undefined && config.join === undefined)
+      return yield* fieldError(config, "identityKey", `${config.identityKey} is not the identity key of any member of view ${genesis.view.id} (set "join" to join the network)`)
+    if (member === undefined) {
+      // A joining replica (./joiner.ts): its view keys are made as it asks to join.
+      if (config.listen === undefined) return yield* fieldError(config, "listen", `a joining replica needs "listen", the address its JOIN announces`)
+      if (genesis.persistence === "memory")
+        return yield* fieldError(config, "join", "a memory-mode network cannot be joined: a joining replica starts from the chain it stored")
+      const joinerKeys = yield* NodeViewKeys.load(path.dirname(config.viewKey), nodeCrypto, undefined).pipe(
+        Effect.mapError((e) => fieldError(config, "viewKey", e.message))
+      )
+      const listenAt = yield* Either.mapLeft(parseAddress(config.listen), () => fieldError(config, "listen", `cannot listen on "${config.listen}" (expected host:port)`))
+      return { genesis, member, identity, keys: joinerKeys, address: listenAt }
+    }
+    // The view keys: every view-<id>.key next to the configured genesis-view key (./views.ts). The
+    // genesis-view key may be gone: erased after a later view was installed, whose key is there.
+    const keys = yield* NodeViewKeys.load(path.dirname(config.viewKey), nodeCrypto, member.replica).pipe(
+      Effect.mapError((e) => fieldError(config, "viewKey", e.message))
+    )
+    const named = fsSync.existsSync(config.viewKey) ? yield* readKey(config, "viewKey", config.viewKey, "view") : undefined
+    if (named !== undefined && !bytesEqual(named.publicKey, member.viewKey))
       return yield* fieldError(config, "viewKey", `${config.viewKey} is not replica ${member.replica}'s key for view ${genesis.view.id}`)
+    if (named !== undefined) keys.adopt(genesis.view.id, named)
+    if (named === undefined && keys.held().length === 0)
+      return yield* fieldError(config, "viewKey", `${config.viewKey} does not exist and ${keys.dir} holds no later view key`)
     if (config.persistence !== undefined && config.persistence !== genesis.persistence)
       return yield* fieldError(config, "persistence", `the genesis mode is ${genesis.persistence}, the configuration says ${config.persistence}`)
     const listen = config.listen ?? member.address
@@ -157,7 +204,7 @@ const loadIdentity = (config: NodeConfig) =>
         ? fieldError(config, "genesis", `replica ${member.replica}'s address "${listen}" in genesis is not host:port; set "listen"`)
         : fieldError(config, "listen", `cannot listen on "${listen}" (expected host:port)`)
     )
-    return { genesis, member, identity, viewKey, address }
+    return { genesis, member, identity, keys, address }
   })
 
 /** The TraceSink of a node: every event to the metrics, and to an ndjson file when configured. */
@@ -174,12 +221,13 @@ const nodeTraceSink = (metrics: NodeMetrics, file: string | undefined): Layer.La
               (d) => Effect.sync(() => fsSync.closeSync(d))
             )
       let seq = 0
+      const writeNow = (timeMs: number, event: TraceEvent): void => {
+        metrics.observeTrace(timeMs, event)
+        if (fd !== undefined) fsSync.writeSync(fd, traceLine({ seq: seq++, timeMs, event }) + "\n")
+      }
       return {
-        write: (timeMs, event) =>
-          Effect.sync(() => {
-            metrics.observeTrace(timeMs, event)
-            if (fd !== undefined) fsSync.writeSync(fd, traceLine({ seq: seq++, timeMs, event }) + "\n")
-          }),
+        write: (timeMs, event) => Effect.sync(() => writeNow(timeMs, event)),
+        writeNow,
         records: Effect.succeed([])
       }
     })
@@ -227,17 +275,35 @@ export const startNode = (
   options: NodeOptions = {}
 ): Effect.Effect<RunningNode, NodeError, Scope.Scope> =>
   Effect.gen(function* () {
-    const { genesis, member, identity, viewKey, address } = yield* loadIdentity(config)
+    const { genesis, identity, keys, address, ...loaded } = yield* loadIdentity(config)
+    // A replica outside genesis's view first joins: it starts in the view that took it in.
+    const joined =
+      loaded.member !== undefined || config.join === undefined
+        ? undefined
+        : yield* joinNetwork({
+            genesis,
+            identity,
+            keys,
+            dataDir: config.dataDir,
+            from: config.join.from,
+            address: config.listen ?? "",
+            crypto: nodeCrypto,
+            log: (line) => Console.log(line)
+          }).pipe(Effect.mapError((e) => new NodeStartError({ reason: e.message })))
+    const member = joined?.member ?? loaded.member!
+    const startView = joined?.view ?? genesis.view
     const replica = member.replica
     const mode = genesis.persistence
     const crypto = nodeCrypto
     const replicaConfig = makeConfig({
       self: replica,
       chainId: genesis.chainId,
-      view: genesis.view,
+      view: startView,
       limits: genesis.limits,
       crypto,
-      signer: { sign: (m) => crypto.sign(viewKey.secretKey, m) },
+      signer: keys.lazySigner(startView.id),
+      reconfig: nodeReconfigSetup(crypto, genesis, identity.publicKey, keys),
+      ...(config.batchDelayMs === undefined ? {} : { batchDelayMs: config.batchDelayMs }),
       persistence: {
         mode,
         genesis,
@@ -254,7 +320,7 @@ export const startNode = (
         : yield* openLevelBlockStore(config.dataDir, crypto).pipe(
             Effect.mapError((e: DiskError) => new NodeStartError({ reason: `data dir ${config.dataDir}: ${e.message}` }))
           )
-    const beginning = mode === "memory" ? { initial: undefined, outputs: [], durable: undefined, summary: undefined } : yield* comeBack(replicaConfig, store, config.dataDir)
+    let beginning: Beginning = mode === "memory" ? { initial: undefined, outputs: [], durable: undefined, summary: undefined } : yield* comeBack(replicaConfig, store, config.dataDir)
 
     const transport = yield* makeTcpTransport({
       chainId: genesis.chainId,
@@ -285,12 +351,50 @@ export const startNode = (
     )
     if (beginning.durable !== undefined) chain.restore(beginning.durable.blocks.slice(0, beginning.summary?.blocks ?? 0))
 
+    // State-transfer payloads go to the transfer host (served from the store, or answers for the
+    // startup recovery); every other envelope goes to the shell, through its own inbox, so peers
+    // are answered while the shell is not running yet.
+    const transfer = new TransferHost<CoinState>(
+      {
+        store,
+        viewOf: (id) => installedViews(theShell.state()).find((v) => v.record.id === id)?.record,
+        checkpointInterval: genesis.limits.checkpointInterval,
+        servedHeight: () => (mode === "memory" ? 0n : chain.durableHeight()),
+        payloadBytesMax: transport.manager.limits.frameBytesMax - channelOverheadBytes
+      },
+      transport.transport
+    )
+    const shellInbox = yield* Effect.acquireRelease(Queue.dropping<Envelope>(options.inboxCapacity ?? inboxCapacityDefault), Queue.shutdown)
+    const sendNow = transport.transport.sendNow
+    const shellTransport: TransportImpl = {
+      self: replica,
+      send: transport.transport.send,
+      ...(sendNow === undefined ? {} : { sendNow }),
+      receive: (max) => Effect.map(Queue.takeBetween(shellInbox, 1, Math.max(1, max)), Chunk.toReadonlyArray)
+    }
+    yield* Effect.forkScoped(
+      Effect.forever(
+        Effect.flatMap(transport.transport.receive(256), (envelopes) =>
+          Effect.forEach(
+            envelopes,
+            (e) =>
+              e.payload._tag === "Transfer"
+                ? transfer.onMessage(e.from, e.payload.message)
+                : Effect.sync(() => {
+                    if (!shellInbox.unsafeOffer(e)) transport.metrics.inboxDropped++
+                  }),
+            { discard: true }
+          )
+        )
+      )
+    )
+
     const metrics: NodeMetrics = new NodeMetrics({
       height: () => chain.height(),
       durableHeight: () => chain.durableHeight(),
       regency: () => theShell.state().regency,
-      view: () => genesis.view.id,
-      leader: () => leaderOf(replicaConfig, theShell.state().regency),
+      view: () => theShell.state().config.view.id,
+      leader: () => leaderOf(theShell.state().config, theShell.state().regency),
       lastDecidedCid: () => theShell.state().lastDecidedCid,
       highestSeenCid: () => {
         let max = 0n
@@ -304,51 +408,123 @@ export const startNode = (
       sendsRefused: () => transport.manager.metrics.sendsRefused,
       payloads: () => transport.metrics,
       payloadsMalformed: () => transport.metrics.payloadsMalformed,
-      stateInstancesReceived: () => transport.metrics.stateInstancesReceived
+      stateInstancesReceived: () => transport.metrics.stateInstancesReceived,
+      transfer: () => ({ status: transfer.status(), sessions: transfer.sessions, rejected: transfer.rejected, served: transfer.served })
     })
-    const theShell = makeShell(replicaConfig, {
-      store: chain.wrapStore((ms, blocks) => metrics.observeSync(ms, blocks)),
-      onReply: (reply) => chain.noteReply(reply),
-      ...(beginning.initial === undefined ? {} : { initial: beginning.initial, initialOutputs: beginning.outputs })
+    const shellStore = chain.wrapStore((ms, blocks) => metrics.observeSync(ms, blocks))
+    // Transactions whose clients sent them to every member (POST /txs?all=1): not forwarded to the leader.
+    const sentToAll = new WeakSet<Transaction>()
+    const makeReplicaShell = (b: Beginning): Shell =>
+      makeShell(replicaConfig, {
+        store: shellStore,
+        sentToAll: (tx) => sentToAll.has(tx),
+        onReply: (reply) => chain.noteReply(reply),
+        viewKeyDir: keys.dir,
+        onReconfig: follower.onReconfig,
+        ...(b.initial === undefined ? {} : { initial: b.initial, initialOutputs: b.outputs })
+      })
+    const follower = viewFollower({
+      chainId: genesis.chainId,
+      crypto,
+      identity,
+      keys,
+      state: () => theShell.state(),
+      submit: transport.submit,
+      broadcast: (tx) =>
+        Effect.forEach(transport.manager.connectedPeers(), (to) => transport.transport.send(to, { _tag: "Request", tx }), { discard: true }),
+      setPeers: (peers) => void transport.manager.setPeers(peers),
+      log: (line) => Console.log(`replica ${replica}: ${line}`)
     })
+    let theShell = makeReplicaShell(beginning)
     holder.shell = theShell
+    // A restarted replica's chain may have installed views: its peers are their members.
+    transport.manager.setPeers(peersOfViews(installedViews(theShell.state())))
 
     // Signatures found valid, shared by the API (which checks a transaction when it arrives) and
     // the Verifier (which then finds it checked).
     const signatures = new SignatureMemory()
     const layers = Layer.mergeAll(
-      Layer.succeed(Transport, transport.transport),
+      Layer.succeed(Transport, shellTransport),
       clockLayer(config.tickMs),
       nodeTraceSink(metrics, config.trace),
-      verifierLayer({ chainId: genesis.chainId, view: genesis.view, quorum: replicaConfig.quorum, limits: genesis.limits, crypto, memory: signatures })
+      viewsVerifierLayer({ chainId: genesis.chainId, limits: genesis.limits, crypto, memory: signatures }, () => theShell.state())
     )
     const fatal = yield* Deferred.make<never, NodeStartError>()
-    const loop = yield* Effect.forkScoped(Effect.provide(theShell.run, layers))
-    // The replica loop runs until the scope closes; if it ends otherwise (a storage write failed),
-    // the node can no longer keep its promises and stops.
-    yield* Effect.forkScoped(
-      Effect.flatMap(Fiber.await(loop), (exit) =>
-        Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)
-          ? Deferred.fail(fatal, new NodeStartError({ reason: `replica loop stopped: ${Cause.pretty(exit.cause).split("\n")[0]}` }))
-          : Effect.void
-      )
-    )
+    const running = yield* Deferred.make<RecoveryOutcome | undefined>()
 
-    // A peer that connects (again) is asked at once for the decided instances this replica lacks:
-    // after a restart the core's own request may have gone out before any channel was up, and it
-    // would otherwise ask again only once it sees its peers working ahead. The answers are
-    // verified like any state transfer.
-    yield* Effect.forkScoped(
-      Effect.gen(function* () {
-        let known = new Set<number>()
-        for (;;) {
-          yield* Effect.sleep(`${catchUpPollMs} millis`)
-          const connected = new Set(transport.manager.connectedPeers())
-          for (const peer of connected)
-            if (!known.has(peer)) yield* transport.transport.send(peer, { _tag: "StateRequest", fromCid: theShell.state().instance.cid })
-          known = connected
-        }
+    const runShell = Effect.gen(function* () {
+      const loop = yield* Effect.forkScoped(Effect.provide(theShell.run, layers))
+      // The replica loop runs until the scope closes; if it ends otherwise (a storage write failed),
+      // the node can no longer keep its promises and stops.
+      yield* Effect.forkScoped(
+        Effect.flatMap(Fiber.await(loop), (exit) =>
+          Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)
+            ? Deferred.fail(fatal, new NodeStartError({ reason: `replica loop stopped: ${Cause.pretty(exit.cause).split("\n")[0]}` }))
+            : Effect.void
+        )
+      )
+
+      // A peer that connects (again) is asked at once for the decided instances this replica lacks:
+      // after a restart the core's own request may have gone out before any channel was up, and it
+      // would otherwise ask again only once it sees its peers working ahead. The answers are
+      // verified like any state transfer.
+      yield* Effect.forkScoped(
+        Effect.gen(function* () {
+          let known = new Set<number>()
+          for (;;) {
+            const connected = new Set(transport.manager.connectedPeers())
+            for (const peer of connected)
+              if (!known.has(peer)) yield* transport.transport.send(peer, { _tag: "StateRequest", fromCid: theShell.state().instance.cid })
+            known = connected
+            yield* Effect.sleep(`${catchUpPollMs} millis`)
+          }
+        })
+      )
+    })
+
+    // Startup state transfer (weak and strong mode): once the channels are up, ask the members for
+    // their status; when they hold a checkpoint above this replica's chain, take its snapshot and the
+    // blocks around it, store them and come back from the store. Then the replica loop starts.
+    const startup = Effect.gen(function* () {
+      // The replica's current view (its chain may have installed views after genesis's) is asked.
+      const view = theShell.state().config.view
+      const others = view.members.filter((m) => m.replica !== replica).length
+      // A replica that just joined came in through the join protocol (./joiner.ts).
+      if (mode === "memory" || others === 0 || joined !== undefined) return undefined
+      const waitUntil = Date.now() + transferConnectWaitMs
+      while (transport.manager.connectedPeers().length < others && Date.now() < waitUntil) yield* Effect.sleep("20 millis")
+      const height = beginning.summary?.blocks ?? 0
+      const head = height === 0 ? undefined : beginning.durable?.blocks[height - 1]
+      const views = installedViews(theShell.state())
+      const viewOf = (id: bigint) => views.find((v) => v.record.id === id)?.record
+      const outcome = yield* transfer.recover({
+        crypto,
+        genesis,
+        app: coinApp,
+        view,
+        self: replica,
+        local: positionOf(crypto, genesis, (head === undefined ? undefined : viewOf(head.header.viewId)) ?? genesis.view, head),
+        requestTimeoutMs: genesis.limits.requestTimeoutMs,
+        statusRoundsMax: transferStatusRoundsMax
       })
+      if (outcome._tag !== "Installed") return outcome
+      const stored = yield* storeRecovered(crypto, genesis.chainId, viewOf(outcome.checkpoint.header.viewId) ?? view, store, outcome).pipe(Effect.either)
+      if (Either.isLeft(stored)) {
+        // What was written and not synced may stay staged; the restart below reads what the store holds.
+        transfer.noteStoreFailed(`cannot store what state transfer fetched: ${stored.left.message}`)
+      } else transfer.noteInstalled(outcome, stored.right)
+      beginning = yield* comeBack(replicaConfig, store, config.dataDir)
+      if (beginning.durable !== undefined) chain.restore(beginning.durable.blocks.slice(0, beginning.summary?.blocks ?? 0))
+      theShell = makeReplicaShell(beginning)
+      holder.shell = theShell
+      return outcome
+    })
+    yield* Effect.forkScoped(
+      startup.pipe(
+        Effect.tap(() => runShell),
+        Effect.flatMap((outcome) => Deferred.succeed(running, outcome)),
+        Effect.catchAll((e) => Deferred.fail(fatal, e))
+      )
     )
 
     const api = yield* startApiServer(
@@ -359,20 +535,24 @@ export const startNode = (
         limits: genesis.limits,
         crypto: signatures.crypto(crypto),
         verifyTransaction: (tx) => signatures.verifyTransaction(crypto, genesis.chainId, tx),
-        view: () => genesis.view,
-        quorum: replicaConfig.quorum,
+        view: () => theShell.state().config.view,
+        views: () => installedViews(theShell.state()),
+        quorum: () => theShell.state().config.quorum,
         chain,
         status: () => {
           const s = theShell.state()
           return {
             regency: s.regency,
-            leader: leaderOf(replicaConfig, s.regency),
+            leader: leaderOf(s.config, s.regency),
             lastDecidedCid: s.lastDecidedCid,
             pendingTransactions: s.pending.size,
             connectedPeers: transport.manager.connectedPeers()
           }
         },
-        submit: transport.submit,
+        submit: (tx, toAll) => {
+          if (toAll === true) sentToAll.add(tx)
+          return transport.submit(tx)
+        },
         metrics
       },
       config.http
@@ -387,12 +567,18 @@ export const startNode = (
       config: replicaConfig,
       p2pAddress: transport.manager.address,
       httpUrl: `http://${host}:${api.port}`,
-      shell: theShell,
+      get shell() {
+        return theShell
+      },
       chain,
-      restarted: beginning.summary,
+      get restarted() {
+        return beginning.summary
+      },
       transport,
       metrics,
       api,
+      transfer,
+      running: Deferred.await(running),
       fatal: Deferred.await(fatal)
     }
   })
@@ -413,6 +599,18 @@ export const runNode = (config: NodeConfig, options: NodeOptions = {}): Effect.E
         )
       yield* Console.log(
         `replica ${node.replica} of ${node.chainId} (${node.mode} mode): channels ${node.p2pAddress}, API ${node.httpUrl}`
+      )
+      yield* Effect.forkScoped(
+        Effect.flatMap(node.running, (outcome) => {
+          const t = node.transfer.status()
+          if (outcome?._tag === "Installed" && t.phase === "Installed")
+            return Console.log(
+              `replica ${node.replica} recovered by state transfer: snapshot of checkpoint ${t.snapshotHeight} from replica ${t.snapshotFrom}, ` +
+                `${t.blocksStored} blocks stored, head ${t.targetHeight}`
+            )
+          if (t.phase === "Failed") return Console.log(`replica ${node.replica}: state transfer failed (${t.failure ?? "unknown"}); catching up instance by instance`)
+          return Effect.void
+        })
       )
       return yield* node.fatal
     })

@@ -50,3 +50,31 @@ export const nextBatch = (state: ReplicaState): Array<Transaction> => {
   }
   return batch
 }
+
+/**
+ * The leader's batching rule: whether the pending transactions make a batch worth proposing now.
+ * A leader with nothing in flight (every block it decided has released its replies, or it keeps
+ * no blocks) proposes at once; otherwise it waits until the batch is full (batchTxMax
+ * transactions or batchBytesMax bytes) or the oldest pending transaction has waited
+ * `batchDelayMs` by the core's clock. Safety does not depend on it: it only chooses when a batch
+ * goes out, and ticks advance the clock, so a held batch always goes out.
+ */
+export const batchReady = (state: ReplicaState): boolean => {
+  const p = state.persistence
+  if (p === undefined || p.releasedH >= p.height) return true
+  const limits = state.config.limits
+  let count = 0
+  let bytes = 0
+  let oldest = true
+  for (const pending of state.pending.values()) {
+    if (state.decidedTx.has(pending.key)) continue
+    if (oldest) {
+      if (state.nowMs - pending.sinceMs >= state.config.batchDelayMs) return true
+      oldest = false
+    }
+    if (bytes + pending.bytes > limits.batchBytesMax) return true
+    bytes += pending.bytes
+    if (++count >= limits.batchTxMax) return true
+  }
+  return false
+}

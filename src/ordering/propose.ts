@@ -1,7 +1,9 @@
 /**
  * Propose: the leader of the installed regency proposes a batch of pending transactions for the
  * open instance, once per (cid, regency), by sending PROPOSE to every member (itself included,
- * so it then writes its own proposal like everyone else). One instance runs at a time: the next
+ * so it then writes its own proposal like everyone else). A leader that wrote in the regency
+ * before a crash (its record says so) does not propose in it again, nor does one whose record
+ * says it proposed (src/persistence/restart.ts). One instance runs at a time: the next
  * cid is proposed only after this one is decided, and (with persistence) only while the blocks
  * decided and not yet written stay within the consensus record's bound.
  */
@@ -12,7 +14,7 @@ import type { Emitter } from "../core/emitter.ts"
 import type { ReplicaState } from "../core/state.ts"
 import { isActive, regencyKey } from "../core/state.ts"
 import { hasRoomForBlocks } from "../persistence/pipeline.ts"
-import { hashBatch, nextBatch } from "./batch.ts"
+import { batchReady, hashBatch, nextBatch } from "./batch.ts"
 
 export const proposeEvent = "Propose" as const
 
@@ -23,8 +25,10 @@ export const canPropose = (state: ReplicaState): boolean => {
     leaderOf(state.config, state.regency) === state.config.self &&
     !state.instance.proposedIn.has(r) &&
     !state.instance.proposals.has(r) &&
+    !state.instance.wroteIn.has(r) &&
     state.syncedValue === undefined &&
     hasRoomForBlocks(state) &&
+    batchReady(state) &&
     nextBatch(state).length > 0
   )
 }

@@ -23,7 +23,30 @@ export const canWrite = (state: ReplicaState, from: ReplicaId, message: Propose)
   message.regency === state.regency &&
   from === leaderOf(state.config, message.regency) &&
   !state.instance.proposals.has(regencyKey(message.regency)) &&
+  !state.instance.wroteIn.has(regencyKey(message.regency)) &&
   batchProblem(state, message.batch) === undefined
+
+/**
+ * After a restart the consensus record says which value this replica wrote in a regency, by
+ * hash, without its batch. The batch comes back when the value arrives again (the leader's
+ * PROPOSE retransmitted, or the SYNC): it is taken as the regency's value without a second WRITE
+ * (the one sent before the crash already counts), so the replica can ACCEPT it. No spec step: the
+ * spec's state already has the write.
+ */
+export const canRecoverWritten = (state: ReplicaState, regency: bigint, value: HashedBatch): boolean => {
+  const r = regencyKey(regency)
+  return (
+    regency === state.regency &&
+    !state.instance.proposals.has(r) &&
+    state.instance.wroteIn.get(r) === value.hashHex &&
+    batchProblem(state, value.batch) === undefined
+  )
+}
+
+export const recoverWritten = (state: ReplicaState, regency: bigint, value: HashedBatch): void => {
+  assert(canRecoverWritten(state, regency, value), "the value written before the crash comes back")
+  state.instance.proposals.set(regencyKey(regency), value)
+}
 
 /**
  * Takes `value` as the regency's value and writes it. Shared by Write (value from PROPOSE) and

@@ -2,7 +2,8 @@
  * The consensus record: what a replica in weak or strong mode makes durable about its part in
  * ordering, besides blocks (spec/Persistence.tla: the vote log and the regency survive a crash
  * in those modes). It is written, and synced, before any WRITE, ACCEPT, STOPDATA or SYNC that
- * depends on it leaves the replica. The write set is kept for liveness: a correct replica that
+ * depends on it leaves the replica, and before a PROPOSE of its own leaves (the spec's leader
+ * proposes once per (cid, regency), also across a crash). The write set is kept for liveness: a correct replica that
  * accepted a value did so on q WRITEs, and a new leader can bind that value only if f + 1 write
  * sets still report it after every replica crashed at once:
  *
@@ -10,6 +11,8 @@
  *   regency     u64, the installed regency
  *   openCid     u64, the open instance
  *   accepted    option AcceptedValue: the value last accepted in the open instance, with its batch
+ *   proposed    option u64: the regency in which this replica, as its leader, proposed for the open
+ *               instance (only the installed regency's counts)
  *   written     array of WrittenEntry: the open instance's write set (value hash, highest regency
  *               written), at most `recordWrittenMax` entries, the highest regencies kept
  *   decided     array of { batch, proof }: instances decided whose blocks are not yet written
@@ -34,6 +37,7 @@ export const ConsensusRecord = Schema.Struct({
   regency: U64,
   openCid: U64,
   accepted: Schema.OptionFromSelf(AcceptedValue),
+  proposed: Schema.OptionFromSelf(U64),
   written: Schema.Array(WrittenEntry),
   decided: Schema.Array(DecidedEntry)
 })
@@ -61,6 +65,7 @@ export const consensusRecordCodec: Codec<ConsensusRecord> = struct("ConsensusRec
   regency: u64Codec,
   openCid: u64Codec,
   accepted: option(acceptedValueCodec),
+  proposed: option(u64Codec),
   written: array(writtenEntryCodec, recordWrittenMax),
   decided: array(decidedEntryCodec, recordDecidedMax)
 })

@@ -22,10 +22,10 @@ const heights = (state: ReplicaState) => {
 }
 
 /**
- * The WRITE, ACCEPT, STOPDATA and SYNC messages the replica still held back for a consensus record
+ * The PROPOSE, WRITE, ACCEPT, STOPDATA and SYNC messages the replica still held back for a consensus record
  * that was not synced yet (./pipeline.ts): the crash loses them unsent, and with them the actions
  * whose trace events were emitted when they were decided. One entry per message, as
- * "replica:Action:cid:regency" (Write, Accept) or "replica:Action:regency" (StopData, Sync).
+ * "replica:Action:cid:regency" (Propose, Write, Accept) or "replica:Action:regency" (StopData, Sync).
  */
 const lostMessages = (state: ReplicaState): ReadonlyArray<string> => {
   const self = state.config.self
@@ -33,7 +33,7 @@ const lostMessages = (state: ReplicaState): ReadonlyArray<string> => {
   for (const { output } of state.persistence?.held ?? []) {
     if (output._tag !== "Send" && output._tag !== "Broadcast") continue
     const m = output.message
-    if (m._tag === "Write" || m._tag === "Accept") lost.add(`${self}:${m._tag}:${m.cid}:${m.regency}`)
+    if (m._tag === "Propose" || m._tag === "Write" || m._tag === "Accept") lost.add(`${self}:${m._tag}:${m.cid}:${m.regency}`)
     else if (m._tag === "StopData" || m._tag === "Sync") lost.add(`${self}:${m._tag}:${m.regency}`)
   }
   return [...lost]

@@ -10,9 +10,9 @@
  *           -> ReleaseReply                        (Reply outputs, by the mode's rule)
  *
  * Weak and strong modes also keep the consensus record durable (./consensus-record.ts): when the
- * regency, the vote of the open instance or the decided-but-unwritten instances change, a new
- * record is written, and every ACCEPT, STOPDATA and SYNC produced meanwhile is held until a sync
- * covers that record.
+ * regency, the vote, the write set or the leader's proposal of the open instance, or the
+ * decided-but-unwritten instances change, a new record is written, and every PROPOSE, WRITE,
+ * ACCEPT, STOPDATA and SYNC produced meanwhile is held until a sync covers that record.
  */
 import { Option } from "effect"
 import { toHex } from "../chain/bytes.ts"
@@ -117,7 +117,8 @@ export const settlePersistence = (state: ReplicaState, fx: Emitter): void => {
 /** Messages whose meaning depends on the consensus record being durable. */
 const dependsOnRecord = (output: Output): boolean =>
   (output._tag === "Send" || output._tag === "Broadcast") &&
-  (output.message._tag === "Write" ||
+  (output.message._tag === "Propose" ||
+    output.message._tag === "Write" ||
     output.message._tag === "Accept" ||
     output.message._tag === "StopData" ||
     output.message._tag === "Sync")
@@ -125,10 +126,12 @@ const dependsOnRecord = (output: Output): boolean =>
 const guardRecord = (state: ReplicaState, p: PersistenceState, fx: Emitter): void => {
   const accepted = state.instance.accepted
   const firstUnwritten = p.unwritten[0]?.height ?? 0n
+  const proposed = state.instance.proposedIn.has(regencyKey(state.regency))
   const key = [
     state.regency,
     state.instance.cid,
     accepted === undefined ? "-" : `${accepted.regency}:${toHex(accepted.batchHash)}`,
+    proposed ? "p" : "-",
     state.instance.writeSet.map((w) => `${w.regency}:${toHex(w.batchHash)}`).join(","),
     firstUnwritten,
     p.unwritten.length
@@ -141,6 +144,7 @@ const guardRecord = (state: ReplicaState, p: PersistenceState, fx: Emitter): voi
       regency: state.regency,
       openCid: state.instance.cid,
       accepted: accepted === undefined ? Option.none() : Option.some(accepted),
+      proposed: proposed ? Option.some(state.regency) : Option.none(),
       written: recordWritten(state.instance.writeSet),
       decided: p.unwritten.slice(0, recordDecidedMax).map((d) => ({ batch: d.batch, proof: fullProof(d) }))
     })

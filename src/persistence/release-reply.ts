@@ -3,9 +3,15 @@
  * holds, all at once: memory mode once the block is executed, weak mode once it is synced,
  * strong mode once its certificate is synced (Releasable in the spec; `releasableHeight`). No
  * reply ever leaves before the sync it depends on.
+ *
+ * After a restart, `requeueReplies` puts back the replies of the replayed blocks that were not yet
+ * releasable (strong mode: blocks synced before the crash whose certificate was not), so that they
+ * leave once their certificates are synced, as they would have without the crash.
  */
+import type { Block } from "../chain/types.ts"
 import { assert } from "../core/assert.ts"
 import type { Emitter } from "../core/emitter.ts"
+import type { ReplyOutput } from "../core/io.ts"
 import type { ReplicaState } from "../core/state.ts"
 import type { PersistenceState } from "./state.ts"
 import { releasableHeight } from "./state.ts"
@@ -31,4 +37,33 @@ export const releaseReply = (state: ReplicaState, fx: Emitter): void => {
   }
   fx.trace(releaseReplyEvent, { from: Number(from), height: Number(p.releasedH), replies: count, mode: p.mode })
   assert(p.releasedH <= upTo, "no reply before its mode's condition")
+}
+
+/**
+ * The replies of a stored block, as the pipeline queued them when it executed the block (the
+ * results are the block's own).
+ */
+export const storedReplies = (block: Block): ReadonlyArray<ReplyOutput> =>
+  block.transactions.map((tx, index) => ({
+    _tag: "Reply",
+    viewId: block.header.viewId,
+    client: tx.client,
+    seq: tx.seq,
+    height: block.header.height,
+    index,
+    result: block.results[index] ?? new Uint8Array(0)
+  }))
+
+/**
+ * Restart: queues the replies of the replayed blocks above `releasedH` (up to the executed height,
+ * in height order) for ReleaseReply. Called once the replay set `releasedH` to the releasable
+ * height and before any later instance queued its replies.
+ */
+export const requeueReplies = (p: PersistenceState, replayedBlocks: ReadonlyArray<Block>): void => {
+  assert(p.replies.length === 0, "no reply is queued before the replayed blocks'")
+  for (const block of replayedBlocks) {
+    const h = block.header.height
+    if (h <= p.releasedH || h > p.height) continue
+    p.replies.push({ height: h, replies: storedReplies(block) })
+  }
 }

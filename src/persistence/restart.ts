@@ -38,6 +38,7 @@ import type { ConsensusRecord } from "./consensus-record.ts"
 import type { DecidedBlock, PersistenceState } from "./state.ts"
 import { executeBlockViews, installDurableViews } from "../reconfiguration/core-views.ts"
 import { heightKey, releasableHeight } from "./state.ts"
+import { requeueReplies } from "./release-reply.ts"
 
 export const restartEvent = "Restart" as const
 
@@ -135,6 +136,8 @@ function rebuild(config: ReplicaConfig, durable: DurableContent, checkpoint: Che
       p.head = { ...last, signers: last.decided.proof.accepts.map((a) => a.replica).join(",") }
   }
   p.releasedH = releasableHeight(p)
+  // Strong mode: blocks synced but not certified before the crash release their replies once certified.
+  requeueReplies(p, durable.blocks)
 
   const record = p.mode === "memory" ? undefined : durable.record
   let recovered = 0
@@ -152,8 +155,11 @@ function rebuild(config: ReplicaConfig, durable: DurableContent, checkpoint: Che
       adopt(state, fx, d.batch, d.proof, "record")
       recovered++
     }
-    if (record.accepted._tag === "Some" && record.openCid === state.instance.cid) restoreVote(state, record.accepted.value)
-    if (record.openCid === state.instance.cid) restoreWriteSet(state, record.written)
+    if (record.openCid === state.instance.cid) {
+      if (record.accepted._tag === "Some") restoreVote(state, record.accepted.value)
+      restoreWriteSet(state, record.written)
+      if (record.proposed._tag === "Some" && record.proposed.value === state.regency) state.instance.proposedIn.add(regencyKey(state.regency))
+    }
   }
   // The views the durable blocks installed before the crash are installed again, silently.
   installDurableViews(state, fx, true)
@@ -215,11 +221,16 @@ const replayed = (
 /**
  * Restores the write set of the open instance, reported in STOPDATA: without it a value one
  * replica accepted before a full crash could be neither bound nor free at the next leader change.
+ * It also restores which value was written in each regency the set names, so that the replica
+ * never writes a second value in a regency it wrote in before the crash (the spec's WroteAt).
+ * The batch itself comes back with the leader's PROPOSE or the SYNC (`recoverWritten`).
  */
 const restoreWriteSet = (state: ReplicaState, written: ReadonlyArray<WrittenEntry>): void => {
   const instance = state.instance
   for (const w of written) {
     const hashHex = toHex(w.batchHash)
+    const r = regencyKey(w.regency)
+    if (!instance.wroteIn.has(r)) instance.wroteIn.set(r, hashHex)
     const same = instance.writeSet.findIndex((x) => toHex(x.batchHash) === hashHex)
     if (same < 0) instance.writeSet.push({ regency: w.regency, batchHash: w.batchHash })
     else if (instance.writeSet[same]!.regency < w.regency) instance.writeSet[same] = { regency: w.regency, batchHash: w.batchHash }

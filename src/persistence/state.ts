@@ -107,6 +107,12 @@ export interface PersistenceState {
   wrote: bigint
   /** Highest height synced (spec: dur). */
   dur: bigint
+  /**
+   * Highest checkpoint height whose Checkpoint event this core emitted since it started (0 after
+   * a restart, when every checkpoint at or below the restored `dur` is durable already). With
+   * `dur` it gives the spec's ckpt: `durableCheckpoint` in ./sync-blocks.ts.
+   */
+  ckpt: bigint
   /** Highest height whose certificate is synced (spec: certH). */
   certH: bigint
   /** Highest height whose certificate was written. */
@@ -154,6 +160,7 @@ export const initialPersistence = (config: PersistenceConfig): PersistenceState 
   head: undefined,
   wrote: 0n,
   dur: 0n,
+  ckpt: 0n,
   certH: 0n,
   certWrote: 0n,
   certificates: new Map(),

@@ -7,13 +7,22 @@
  * strong modes sync as soon as anything is written; memory mode syncs lazily, once a checkpoint
  * interval of blocks is written (its replies never wait for a sync, which is why a full crash
  * can lose what it replied: the negative control of PROTOCOL.md section 4).
+ *
+ * Checkpoint (spec/Persistence.tla): a checkpoint block's snapshot is staged with the block
+ * (./checkpoint.ts), so the sync that makes block c durable makes checkpoint c durable too. When
+ * a sync completes, one Checkpoint event is emitted per checkpoint height it covered, in height
+ * order: the spec's Checkpoint(r) moves `ckpt` up by one interval while `ckpt + K <= dur`.
  */
+import { toHex } from "../chain/bytes.ts"
 import type { Emitter } from "../core/emitter.ts"
 import type { ReplicaState } from "../core/state.ts"
 import { certified } from "./certify.ts"
 import type { PersistenceState } from "./state.ts"
+import { heightKey } from "./state.ts"
+import { checkpointHeightAt } from "./checkpoint.ts"
 
 export const syncBlocksEvent = "SyncBlocks" as const
+export const checkpointEvent = "Checkpoint" as const
 
 /** Whether there is anything written to make durable, by the mode's rule, and no sync in flight. */
 export const canRequestSync = (p: PersistenceState, checkpointInterval: number): boolean => {
@@ -38,6 +47,7 @@ export const syncBlocks = (state: ReplicaState, fx: Emitter, seq: number): void 
     const from = p.dur
     p.dur = done.wrote
     fx.trace(syncBlocksEvent, { height: Number(p.dur), from: Number(from) })
+    checkpointsSynced(state, p, fx, from)
   }
   if (done.certWrote > p.certH) certified(state, fx, done.certWrote)
   if (done.recordVersion > p.recordDurable) p.recordDurable = done.recordVersion
@@ -48,4 +58,30 @@ export const syncBlocks = (state: ReplicaState, fx: Emitter, seq: number): void 
   }
   p.held.length = 0
   p.held.push(...still)
+}
+
+/**
+ * The checkpoints the sync that raised `dur` from `from` made durable. Those at or below `from`
+ * were durable before (or, for a block written again below `from`, stayed counted in `ckpt`).
+ */
+const checkpointsSynced = (state: ReplicaState, p: PersistenceState, fx: Emitter, from: bigint): void => {
+  const interval = state.config.limits.checkpointInterval
+  if (interval <= 0) return
+  const k = BigInt(interval)
+  for (let c = lastCheckpoint(p.ckpt, from, interval) + k; c <= p.dur; c += k) {
+    p.ckpt = c
+    const kept = p.headers.get(heightKey(c))
+    fx.trace(checkpointEvent, kept === undefined ? { height: Number(c) } : { height: Number(c), stateHash: toHex(kept.header.stateHash) })
+  }
+}
+
+/**
+ * The last durable checkpoint (spec: ckpt): every checkpoint at or below `dur` is durable (its
+ * snapshot is synced with its block), and `ckpt` keeps one a block written again has cut below.
+ */
+export const durableCheckpoint = (p: PersistenceState, checkpointInterval: number): bigint => lastCheckpoint(p.ckpt, p.dur, checkpointInterval)
+
+const lastCheckpoint = (ckpt: bigint, dur: bigint, interval: number): bigint => {
+  const synced = checkpointHeightAt(dur, interval)
+  return ckpt > synced ? ckpt : synced
 }

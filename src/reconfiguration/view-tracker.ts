@@ -88,6 +88,19 @@ export class ViewTracker {
     return Either.right(t)
   }
 
+  /**
+   * A tracker that trusts `view` as installed by the block at `installedAt` (0n: genesis's view),
+   * for a client that learned it earlier (or out of band) instead of following it from genesis.
+   * Fails (BadViewRecord) on an invalid record.
+   */
+  static trusting(crypto: ChainCrypto, chainId: string, view: ViewRecord, installedAt: bigint): Either.Either<ViewTracker, ChainError> {
+    const problem = viewRecordProblem(view)
+    if (problem !== undefined) return fail(installedAt, "BadViewRecord", `trusted view: ${problem}`)
+    const t = new ViewTracker(crypto, chainId)
+    t.add(known(crypto, view, installedAt))
+    return Either.right(t)
+  }
+
   private add(v: KnownView): void {
     this.known.push(v)
     for (const m of v.record.members) this.usedViewKeys.add(toHex(m.viewKey))

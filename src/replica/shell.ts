@@ -13,8 +13,9 @@ import type { ReplicaConfig } from "../core/config.ts"
 import type { EraseViewKeysOutput, Input, Output, ReplyOutput, RotateKeyOutput, ViewInstalledOutput } from "../core/io.ts"
 import { coreLimits } from "../core/limits.ts"
 import type { ReplicaState } from "../core/state.ts"
-import { initialState } from "../core/state.ts"
+import { initialState, txKey } from "../core/state.ts"
 import { step } from "../core/step.ts"
+import { orderingPaused } from "../reconfiguration/core-views.ts"
 import type { BlockStoreApi } from "../services/blockstore-core.ts"
 import { ReplicaClock } from "../services/clock.ts"
 import { applyRewrite, applyWrite, serveDecided } from "./storage.ts"
@@ -33,6 +34,13 @@ export interface ShellMetrics {
   readonly rejected: RejectCounts
   steps: number
   repliesAgain: number
+  /**
+   * Transactions dropped before verification because the same (client, seq) was already
+   * pending: `step` would ignore them (a client's copy and the copies its other members forward).
+   */
+  duplicates: number
+  /** Forwards to the leader not sent because the client sent the transaction to every member. */
+  forwardsSkipped: number
 }
 
 export interface Shell {
@@ -66,16 +74,45 @@ export interface ShellOptions {
    * ROTATE, and following the installed view (peers, Verifier). Without it they are ignored.
    */
   readonly onReconfig?: (output: RotateKeyOutput | EraseViewKeysOutput | ViewInstalledOutput) => Effect.Effect<void>
+  /**
+   * Whether the client sent this transaction to every member itself (the API's POST /txs?all=1):
+   * the Forward to the leader that Submit asks for is then not sent (the leader has its own copy;
+   * the forwards to every member on a request timeout still go out).
+   */
+  readonly sentToAll?: (tx: Transaction) => boolean
 }
 
 /** A failed sync is tried again after this long. */
 const syncRetryMs = 20
 
+/** A quiet replica (see `isQuiet`) is ticked once per this many tick intervals. */
+const quietTickIntervals = 10
+
+/**
+ * Whether no timer of the core is running: nothing pending, every block it decided written,
+ * certified (strong mode) and replied to, its regency installed and synced, no view change under
+ * way. Such a replica has nothing to time out or retransmit until an input arrives (and the loop
+ * gives the core the time before it handles any input).
+ */
+const isQuiet = (s: ReplicaState): boolean => {
+  const p = s.persistence
+  return (
+    s.pending.size === 0 &&
+    s.synced &&
+    s.nextRegency === s.regency &&
+    s.syncedValue === undefined &&
+    !s.missingBatch &&
+    s.instance.proposals.size === 0 &&
+    !orderingPaused(s) &&
+    (p === undefined || (p.unwritten.length === 0 && p.releasedH >= p.height && (p.mode !== "strong" || p.certH >= p.height)))
+  )
+}
+
 export const makeShell = (config: ReplicaConfig, options: ShellOptions = {}): Shell => {
   let state = options.initial ?? initialState(config)
   const log: Array<DecidedInstance> = []
   const store = options.store
-  const metrics: ShellMetrics = { rejected: {}, steps: 0, repliesAgain: 0 }
+  const metrics: ShellMetrics = { rejected: {}, steps: 0, repliesAgain: 0, duplicates: 0, forwardsSkipped: 0 }
   const others = config.view.members.map((m) => m.replica).filter((r) => r !== config.self)
 
   const toItems = (envelope: Envelope): ReadonlyArray<Item> => {
@@ -95,6 +132,9 @@ export const makeShell = (config: ReplicaConfig, options: ShellOptions = {}): Sh
         }))
       case "StateRequest":
         return [{ _tag: "Serve", envelope }]
+      case "Transfer":
+        // Snapshot-based state transfer is the host's (src/node/transfer.ts), not the core's.
+        return []
     }
   }
 
@@ -104,6 +144,47 @@ export const makeShell = (config: ReplicaConfig, options: ShellOptions = {}): Sh
     const traceSink = yield* TraceSink
     const verifier = yield* Verifier
     const queue = yield* Queue.unbounded<Item>()
+    const sendNow = transport.sendNow
+    const nowMsNow = clock.nowMsNow
+    const writeNow = traceSink.writeNow
+
+    /**
+     * The outputs that need no effect, performed at once (most of a busy replica's): sends when
+     * the transport sends synchronously, decisions, replies, trace events when the sink writes
+     * synchronously. False for the others, which go through `interpretOne`.
+     */
+    const interpretNow = (out: Output): boolean => {
+      switch (out._tag) {
+        case "Send":
+          if (sendNow === undefined) return false
+          sendNow(out.to, { _tag: "Consensus", message: out.message })
+          return true
+        case "Broadcast":
+          if (sendNow === undefined) return false
+          for (const to of others) sendNow(to, { _tag: "Consensus", message: out.message })
+          return true
+        case "Forward":
+          if (sendNow === undefined) return false
+          sendNow(out.to, { _tag: "Request", tx: out.tx })
+          return true
+        case "Decide":
+          log.push({ batch: out.batch, proof: out.proof })
+          options.onDecide?.(out.cid, out.batch)
+          return true
+        case "Reply":
+          options.onReply?.(out)
+          return true
+        case "ReplyAgain":
+          metrics.repliesAgain++
+          return true
+        case "Trace":
+          if (writeNow === undefined || nowMsNow === undefined) return false
+          writeNow(nowMsNow(), out.event)
+          return true
+        default:
+          return false
+      }
+    }
 
     const interpretOne = (out: Output): Effect.Effect<void> => {
       switch (out._tag) {
@@ -155,7 +236,10 @@ export const makeShell = (config: ReplicaConfig, options: ShellOptions = {}): Sh
             options.onReconfig?.(out) ?? Effect.void
           )
         case "RotateKey":
+          return options.onReconfig?.(out) ?? Effect.void
         case "ViewInstalled":
+          // Broadcasts go to the other members of the view the replica now runs in.
+          if (!out.left) others.splice(0, others.length, ...out.view.members.map((m) => m.replica).filter((r) => r !== out.self))
           return options.onReconfig?.(out) ?? Effect.void
       }
     }
@@ -188,16 +272,40 @@ export const makeShell = (config: ReplicaConfig, options: ShellOptions = {}): Sh
     const receiver = Effect.forever(
       Effect.flatMap(transport.receive(verifyBatchMax), (envelopes) => Queue.offerAll(queue, envelopes.flatMap(toItems)))
     )
+    // Ticks: the time of the last one handed to `step`. A busy loop gives the core the time itself
+    // (below) once a tick interval has passed, before the inputs it takes, so its timers do not
+    // wait behind queued work; the ticker covers a replica with no inputs, every interval while it
+    // has a timer running and every `quietTickIntervals` intervals while it is quiet. A tick not
+    // later than one already handed over is dropped, so the core's time never goes back.
+    let lastTickMs = Number.NEGATIVE_INFINITY
+    const tickDue = (nowMs: number): boolean =>
+      nowMs - lastTickMs >= clock.tickMs * (isQuiet(state) ? quietTickIntervals : 1)
     const ticker = Effect.forever(
-      Effect.zipRight(clock.sleepTick, Effect.flatMap(clock.nowMs, (nowMs) => Queue.offer(queue, { _tag: "Input", input: { _tag: "Tick", nowMs } })))
+      Effect.zipRight(
+        clock.sleepTick,
+        Effect.flatMap(clock.nowMs, (nowMs) => (tickDue(nowMs) ? Queue.offer(queue, { _tag: "Input", input: { _tag: "Tick", nowMs } }) : Effect.void))
+      )
     )
     const loop = Effect.forever(
       Effect.gen(function* () {
         const items = yield* Queue.takeBetween(queue, 1, verifyBatchMax)
         const inputs: Array<Input> = []
+        if (nowMsNow !== undefined) {
+          const nowMs = nowMsNow()
+          if (nowMs - lastTickMs >= clock.tickMs) {
+            lastTickMs = nowMs
+            inputs.push({ _tag: "Tick", nowMs })
+          }
+        }
         for (const item of items) {
           if (item._tag === "Serve") yield* serve(item.envelope)
-          else inputs.push(item.input)
+          else if (item.input._tag === "Transaction" && state.pending.has(txKey(item.input.tx))) metrics.duplicates++
+          else if (item.input._tag === "Tick") {
+            if (item.input.nowMs > lastTickMs) {
+              lastTickMs = item.input.nowMs
+              inputs.push(item.input)
+            }
+          } else inputs.push(item.input)
         }
         const { accepted, rejected } = yield* verifier.verify(inputs)
         countRejected(metrics.rejected, rejected)
@@ -205,7 +313,11 @@ export const makeShell = (config: ReplicaConfig, options: ShellOptions = {}): Sh
           const result = step(state, input)
           state = result.state
           metrics.steps++
-          for (const out of result.outputs) yield* interpretOne(out)
+          const unforwarded = input._tag === "Transaction" && options.sentToAll?.(input.tx) === true ? input.tx : undefined
+          for (const out of result.outputs) {
+            if (out._tag === "Forward" && out.tx === unforwarded) metrics.forwardsSkipped++
+            else if (!interpretNow(out)) yield* interpretOne(out)
+          }
         }
       })
     )

@@ -2,11 +2,13 @@
  * The replica's clock: the time that becomes Tick inputs, and the interval between ticks. The
  * live layer reads Effect's Clock, so tests can drive it with TestClock.
  */
-import { Clock as EffectClock, Context, Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
 
 export interface ClockImpl {
   /** Milliseconds since the replica started. */
   readonly nowMs: Effect.Effect<number>
+  /** `nowMs` read at once (from the same clock), for the replica loop's synchronous paths. */
+  readonly nowMsNow?: () => number
   /** Waits one tick interval. */
   readonly sleepTick: Effect.Effect<void>
   readonly tickMs: number
@@ -18,9 +20,11 @@ export const clockLayer = (tickMs: number): Layer.Layer<ReplicaClock> =>
   Layer.effect(
     ReplicaClock,
     Effect.gen(function* () {
-      const start = yield* EffectClock.currentTimeMillis
+      const clock = yield* Effect.clock
+      const start = clock.unsafeCurrentTimeMillis()
       return {
-        nowMs: Effect.map(EffectClock.currentTimeMillis, (t) => t - start),
+        nowMs: Effect.sync(() => clock.unsafeCurrentTimeMillis() - start),
+        nowMsNow: () => clock.unsafeCurrentTimeMillis() - start,
         sleepTick: Effect.sleep(Duration.millis(tickMs)),
         tickMs
       }

@@ -20,6 +20,8 @@ export const traceLine = (record: TraceRecord): string =>
 
 export interface TraceSinkImpl {
   readonly write: (timeMs: number, event: TraceEvent) => Effect.Effect<void>
+  /** `write` performed at once, for sinks that write synchronously. */
+  readonly writeNow?: (timeMs: number, event: TraceEvent) => void
   /** The records written so far (the in-memory layer only; the others keep none). */
   readonly records: Effect.Effect<ReadonlyArray<TraceRecord>>
 }
@@ -28,6 +30,7 @@ export class TraceSink extends Context.Tag("smartchain/TraceSink")<TraceSink, Tr
 
 export const TraceNone: Layer.Layer<TraceSink> = Layer.succeed(TraceSink, {
   write: () => Effect.void,
+  writeNow: () => {},
   records: Effect.succeed([])
 })
 
@@ -52,8 +55,10 @@ export const TraceNdjson = (path: string): Layer.Layer<TraceSink> =>
         (fd) => Effect.sync(() => fs.closeSync(fd))
       )
       let seq = 0
+      const writeNow = (timeMs: number, event: TraceEvent): void => void fs.writeSync(fd, traceLine({ seq: seq++, timeMs, event }) + "\n")
       return {
-        write: (timeMs, event) => Effect.sync(() => void fs.writeSync(fd, traceLine({ seq: seq++, timeMs, event }) + "\n")),
+        write: (timeMs, event) => Effect.sync(() => writeNow(timeMs, event)),
+        writeNow,
         records: Effect.succeed([])
       }
     })

@@ -7,6 +7,7 @@
 import type { Effect } from "effect"
 import { Context } from "effect"
 import type { Certificate, ConsensusMessage, DecisionProof, ReplicaId, Transaction } from "../chain/types.ts"
+import type { StateTransferMessage } from "../persistence/state-transfer.ts"
 
 /** One decided instance as served by state transfer. */
 export interface DecidedInstance {
@@ -23,6 +24,8 @@ export type Payload =
   /** Asks for decided instances from `fromCid` on. */
   | { readonly _tag: "StateRequest"; readonly fromCid: bigint }
   | { readonly _tag: "StateReply"; readonly decided: ReadonlyArray<DecidedInstance> }
+  /** Snapshot-based state transfer (src/persistence/state-transfer.ts): a request or an answer. */
+  | { readonly _tag: "Transfer"; readonly message: StateTransferMessage }
 
 export interface Envelope {
   readonly from: ReplicaId
@@ -33,6 +36,11 @@ export interface TransportImpl {
   readonly self: ReplicaId
   /** Sends to one member; delivery is not guaranteed (a lost message is retransmitted by the protocol). */
   readonly send: (to: ReplicaId, payload: Payload) => Effect.Effect<void>
+  /**
+   * `send` performed at once, for transports whose sending is synchronous (the TCP one queues
+   * frames for the next socket write): the replica loop sends without building an effect.
+   */
+  readonly sendNow?: (to: ReplicaId, payload: Payload) => void
   /** Waits for at least one inbound envelope and takes every one available, up to `max`. */
   readonly receive: (max: number) => Effect.Effect<ReadonlyArray<Envelope>>
 }

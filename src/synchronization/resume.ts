@@ -12,7 +12,7 @@ import type { Emitter } from "../core/emitter.ts"
 import type { HashedBatch, ReplicaState } from "../core/state.ts"
 import { isActive, regencyKey } from "../core/state.ts"
 import { batchProblem, hashBatch } from "../ordering/batch.ts"
-import { writeValue } from "../ordering/write.ts"
+import { canRecoverWritten, recoverWritten, writeValue } from "../ordering/write.ts"
 import { choose, collect, proofsProblem } from "./sound.ts"
 import { enterRegency } from "./stop-data.ts"
 
@@ -53,7 +53,9 @@ export const resume = (state: ReplicaState, fx: Emitter, from: ReplicaId, messag
   if (message.cid > state.instance.cid) {
     state.syncedValue = { cid: message.cid, regency: message.regency, value }
   } else if (message.cid === state.instance.cid && !state.instance.proposals.has(regencyKey(message.regency))) {
-    writeValue(state, fx, value, from)
+    // Back from a crash after writing in this regency: the value comes back, and no second one is written.
+    if (canRecoverWritten(state, message.regency, value)) recoverWritten(state, message.regency, value)
+    else if (!state.instance.wroteIn.has(regencyKey(message.regency))) writeValue(state, fx, value, from)
   }
   assert(state.synced && state.regency === message.regency, "the replica runs in the SYNC's regency")
 }
@@ -67,6 +69,7 @@ export const canWriteSyncedValue = (state: ReplicaState): boolean => {
     v.regency === state.regency &&
     isActive(state) &&
     !state.instance.proposals.has(regencyKey(v.regency)) &&
+    (!state.instance.wroteIn.has(regencyKey(v.regency)) || canRecoverWritten(state, v.regency, v.value)) &&
     batchProblem(state, v.value.batch) === undefined
   )
 }
@@ -75,5 +78,6 @@ export const writeSyncedValue = (state: ReplicaState, fx: Emitter): void => {
   const v = state.syncedValue
   assert(v !== undefined && canWriteSyncedValue(state), "the kept SYNC value is due")
   state.syncedValue = undefined
-  writeValue(state, fx, v.value, leaderOf(state.config, v.regency))
+  if (canRecoverWritten(state, v.regency, v.value)) recoverWritten(state, v.regency, v.value)
+  else writeValue(state, fx, v.value, leaderOf(state.config, v.regency))
 }

@@ -99,6 +99,8 @@ const decide = (batch: ReadonlyArray<Transaction>): Block => {
 }
 
 let submitted: Array<Transaction> = []
+/** For each transaction handed over, whether its request said the client sent it to every member (all=1). */
+const sentToAllFlags: Array<boolean> = []
 let inboxRoom = Number.POSITIVE_INFINITY
 /** Takes what the replica was handed so far (as the core would order it). */
 const takeSubmitted = () => {
@@ -141,10 +143,11 @@ beforeAll(async () => {
           quorum: 3,
           chain,
           status: () => ({ regency: 0n, leader: 0, lastDecidedCid: 0n, pendingTransactions: submitted.length, connectedPeers: [0, 2, 3] }),
-          submit: (tx) => {
+          submit: (tx, sentToAll) => {
             if (inboxRoom <= 0) return false
             inboxRoom--
             submitted.push(tx)
+            sentToAllFlags.push(sentToAll === true)
             return true
           },
           metrics
@@ -260,6 +263,7 @@ describe("POST /txs", () => {
 describe("the batching client hub", () => {
   it("sends one request per member and turn, fails refused sends, and routes each reply to its client", async () => {
     const before = submitted.length
+    sentToAllFlags.length = 0
     const outcome = await Effect.runPromise(
       Effect.scoped(
         Effect.gen(function* () {
@@ -303,6 +307,8 @@ describe("the batching client hub", () => {
     // One request per member for everything sent in that turn.
     expect(outcome.requestsAfterSends).toBe(2)
     expect(outcome.taken.map((t) => t.seq).sort()).toEqual([40n, 40n, 41n, 41n])
+    // Each request mixed single sends with one sent to every member: none is marked all=1.
+    expect(sentToAllFlags).toEqual([false, false, false, false])
     const label = (r: ReplyFrom) => `${r.from}:${r.reply._tag === "Reply" ? r.reply.seq : "certified"}`
     expect(outcome.repliesA.map(label).sort()).toEqual(["0:40", "1:40"])
     expect(outcome.repliesB.map(label).sort()).toEqual(["0:41", "1:41"])
@@ -318,8 +324,11 @@ describe("the batching client hub", () => {
           const hub = yield* makeHttpBatchHub({ urls: new Map([[0, base], [1, base], [2, base], [3, base]]), viewId: 0n, waitMs: 5000 })
           const key = { publicKey: minter, secret: minterSecret }
           const client = yield* makeClient({ chainId: genesis.chainId, view: genesis.view, mode: "memory", key, crypto: nodeCrypto, timeoutMs: 3000, attempts: 1, firstSeq: 60n }, yield* hub.transport)
+          sentToAllFlags.length = 0
           const fiber = yield* Effect.fork(client.submit(mintOp([{ owner: minter, amount: 7n }])))
           while (submitted.length < 4) yield* Effect.sleep("5 millis")
+          // The client library sends to every member: each member hears so (all=1).
+          expect(sentToAllFlags).toEqual([true, true, true, true])
           decide([takeSubmitted()[0]!])
           const accepted = yield* Fiber.join(fiber)
           const late = yield* makeClient({ chainId: genesis.chainId, view: genesis.view, mode: "memory", key, crypto: nodeCrypto, timeoutMs: 100, attempts: 1, firstSeq: 70n }, yield* hub.transport)

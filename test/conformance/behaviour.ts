@@ -25,7 +25,9 @@ export const ReplicaView = Schema.Struct({
   wrote: Int,
   dur: Int,
   certH: Int,
-  up: Schema.Boolean
+  up: Schema.Boolean,
+  /** Its last durable checkpoint height (spec: ckpt); absent in files written before it was recorded. */
+  ckpt: Schema.optional(Int)
 })
 export type ReplicaView = typeof ReplicaView.Type
 
@@ -66,6 +68,7 @@ export const ProtocolActionName = Schema.Literal(
   "Commit",
   "Certify",
   "ReleaseReply",
+  "Checkpoint",
   "Crash",
   "Restart"
 )
@@ -87,6 +90,8 @@ export const Behaviour = Schema.Struct({
   replicas: Int,
   /** The spec's BatchMax: most transactions in a batch. */
   batchMax: Int,
+  /** The spec's CheckpointInterval, which the replay gives the implementation (absent: its default). */
+  checkpointInterval: Schema.optional(Int),
   txs: Schema.Array(Int),
   steps: Schema.Array(Step)
 })

@@ -2,8 +2,8 @@
 // from conformance/GenBehaviours.tla) replays through the real `step`, with the same trace events
 // and the spec's post-state after every step; that together they cover every Ordering and
 // Synchronization action and the persistence actions PersistBlock, SyncBlocks, Commit, Certify,
-// ReleaseReply, Crash, CrashAll and Restart, in weak and strong mode; and that the replay rejects a
-// behaviour the implementation does not follow.
+// ReleaseReply, Checkpoint, Crash, CrashAll and Restart, in weak and strong mode; and that the
+// replay rejects a behaviour the implementation does not follow.
 import { Either } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -26,13 +26,14 @@ const load = (file: string): Behaviour => {
 
 const behaviours = files.map((f) => ({ file: f, behaviour: load(f) }))
 
-/** The persistence actions the replay drives (Checkpoint, StateTransfer and AcceptReply are not generated). */
+/** The persistence actions the replay drives (StateTransfer and AcceptReply are not generated). */
 const replayedPersistence: ReadonlyArray<PersistenceAction> = [
   "PersistBlock",
   "SyncBlocks",
   "Commit",
   "Certify",
   "ReleaseReply",
+  "Checkpoint",
   "Crash",
   "CrashAll",
   "Restart"
@@ -51,7 +52,7 @@ const withStep = (b: Behaviour, index: number, change: (s: Step) => Step): Behav
 
 describe("spec behaviours replayed through step", () => {
   it("there are committed behaviours to replay", () => {
-    expect(files.length).toBeGreaterThanOrEqual(8)
+    expect(files.length).toBeGreaterThanOrEqual(10)
   })
 
   it.each(files)("%s: every step is matched and every compared post-state is the spec's", (file) => {
@@ -108,6 +109,55 @@ describe("spec behaviours replayed through step", () => {
     expect(result.failure).toContain("SyncBlocks")
   })
 
+  it("checkpoints: every replica takes them in both modes, and one restarts after its checkpoint and takes the next", () => {
+    for (const goal of ["checkpoint", "checkpoint-restart"]) {
+      const b = byGoal(goal)
+      expect(b.checkpointInterval).toBe(1)
+      const last = b.steps[b.steps.length - 1]
+      expect(last?.post.every((v) => (v.ckpt ?? 0) >= 2)).toBe(true)
+      const result = replayBehaviour(b)
+      expect(result.ok).toBe(true)
+      expect(result.events["Checkpoint"]).toBe(b.steps.filter((s) => s.action === "Checkpoint").length)
+    }
+    const restart = byGoal("checkpoint-restart")
+    const crashed = restart.steps.find((s) => s.action === "Crash")
+    if (crashed === undefined || !("replica" in crashed)) throw new Error("checkpoint-restart has a Crash step")
+    expect(crashed.post[crashed.replica]?.ckpt).toBeGreaterThanOrEqual(1)
+  })
+
+  it("a behaviour that takes a checkpoint the implementation has not synced is rejected at that step", () => {
+    const b = byGoal("checkpoint")
+    const i = b.steps.findIndex((s) => s.action === "Checkpoint")
+    const taken = b.steps[i]
+    if (taken === undefined || !("replica" in taken)) throw new Error("checkpoint has a Checkpoint step")
+    const mutated = withStep(b, i, (s) => ({
+      ...s,
+      post: s.post.map((v, r) => (r === taken.replica ? { ...v, ckpt: (v.ckpt ?? 0) + 1 } : v))
+    }))
+    const result = replayBehaviour(mutated)
+    expect(result.ok).toBe(false)
+    expect(result.stepsMatched).toBe(i)
+    expect(result.failure).toContain("Checkpoint")
+  })
+
+  it("a behaviour whose replica comes back from a crash one checkpoint short is rejected", () => {
+    const b = byGoal("checkpoint-restart")
+    const i = b.steps.findIndex((s) => s.action === "Restart")
+    const restart = b.steps[i]
+    if (restart === undefined || !("replica" in restart)) throw new Error("checkpoint-restart has a Restart step")
+    // From the Restart on, the replica's checkpoints are one interval lower than the spec's.
+    const mutated: Behaviour = {
+      ...b,
+      steps: b.steps.map((s, k) =>
+        k < i ? s : { ...s, post: s.post.map((v, r) => (r === restart.replica ? { ...v, ckpt: (v.ckpt ?? 1) - 1 } : v)) }
+      )
+    }
+    const result = replayBehaviour(mutated)
+    expect(result.ok).toBe(false)
+    expect(result.stepsMatched).toBeGreaterThanOrEqual(i)
+    expect(result.failure).toMatch(/last durable checkpoint at \d+, the spec at \d+|did not emit the Checkpoint event/)
+  })
+
   it("a behaviour that certifies a block twice over is rejected", () => {
     const b = byGoal("certify-strong")
     const i = b.steps.findIndex((s) => s.action === "Certify")
@@ -157,7 +207,8 @@ describe("spec behaviours replayed through step", () => {
   })
 
   it("a behaviour whose SYNC claims the wrong kind of value (bound/free) is rejected at the Sync step", () => {
-    const b = byGoal("leader-change-bound")
+    // A free value where no STOPDATA reports an accepted value: no q of them can bind it.
+    const b = byGoal("leader-change-free")
     const i = b.steps.findIndex((s) => s.action === "Sync")
     const mutated = withStep(b, i, (s) => ({ ...s, sent: s.sent.map((m) => (m.type === "SYNC" ? { ...m, bound: !m.bound } : m)) }))
     const result = replayBehaviour(mutated)

@@ -14,7 +14,8 @@
  *   Stop(r)         STOPs in the spec's msgs, one at a time (f + 1 make it join); else ticks
  *                   past the request timeout
  *   StopData(r)     STOPs in the spec's msgs, one at a time, until it installs the regency
- *   Sync(r)         the STOPDATA sent to it that are in the spec's msgs, one at a time
+ *   Sync(r)         the STOPDATA sent to it that are in the spec's msgs, one at a time (for a
+ *                   bound value those reporting an accepted value first, for a free one the others)
  *   Resume(r)       the new leader's SYNC
  *   PersistBlock(r) the ACCEPTs of the block's cid in the spec's msgs, one at a time, until the
  *                   replica holds the canonical proof and writes the block
@@ -23,6 +24,8 @@
  *   Certify(r)      the COMMITs in the spec's msgs, one at a time, then completes the sync of
  *                   the certificate
  *   ReleaseReply(r) none: replies go out as soon as the mode allows
+ *   Checkpoint(r)   none: the sync that makes a checkpoint block durable makes its snapshot
+ *                   durable, and the core emits Checkpoint when that sync completes
  *   Crash(r)        its storage loses what was not synced and it stops; CrashAll: every running
  *                   replica at once
  *   Restart(r)      the replica restarts from its storage (src/persistence/restart.ts); its
@@ -40,7 +43,8 @@
  * spec takes its step: it waits in the replica's queue of emitted events until the spec step
  * consumes it. After every step, each running replica whose queue is empty (not ahead of the
  * spec) must be in the spec's post-state: decided batches per cid, regency, active, the value
- * accepted and the values written in the open cid, blocks written, synced and certified.
+ * accepted and the values written in the open cid, blocks written, synced and certified, and
+ * the last durable checkpoint. The implementation runs with the behaviour's checkpoint interval.
  */
 import { Effect, Either } from "effect"
 import { kvApp, putOp } from "../../src/app/kv.ts"
@@ -53,6 +57,7 @@ import type { ReplicaState } from "../../src/core/state.ts"
 import { initialState } from "../../src/core/state.ts"
 import { step } from "../../src/core/step.ts"
 import { crashAllTrace, crashTrace } from "../../src/persistence/crash.ts"
+import { durableCheckpoint } from "../../src/persistence/sync-blocks.ts"
 import { genesisMachine } from "../../src/persistence/machine.ts"
 import { restart } from "../../src/persistence/restart.ts"
 import type { PersistenceConfig } from "../../src/persistence/state.ts"
@@ -107,8 +112,9 @@ const sameBatch = (a: ReadonlyArray<number>, b: ReadonlyArray<number>): boolean 
 const show = (b: ReadonlyArray<number>): string => `{${b.join(",")}}`
 
 export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult => {
-  // The spec's BatchMax is the implementation's batchTxMax.
-  const world = makeWorld(new Prng(seed), behaviour.replicas, 1, { ...simLimits, batchTxMax: behaviour.batchMax })
+  // The spec's BatchMax is the implementation's batchTxMax, its CheckpointInterval checkpointInterval.
+  const checkpointInterval = behaviour.checkpointInterval ?? simLimits.checkpointInterval
+  const world = makeWorld(new Prng(seed), behaviour.replicas, 1, { ...simLimits, batchTxMax: behaviour.batchMax, checkpointInterval })
   const client = world.clients[0] as Keys
   const tx = new Map<number, Transaction>()
   for (const i of behaviour.txs) tx.set(i, signTx(client, BigInt(i), putOp(Uint8Array.of(i & 0xff, i >> 8), Uint8Array.of(i & 0xff))))
@@ -418,7 +424,13 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
       case "Sync": {
         const m = own("SYNC")
         const h = hashOf(m.batch)
-        const collected = msgsOf("STOPDATA").filter((x) => x.regency === m.regency)
+        // The spec's Sync may use any q of the STOPDATA it holds; the core uses the first q it
+        // receives. The network's order is the environment's choice: a bound value comes with the
+        // STOPDATA that report an accepted value first, a free one with those that report none.
+        const reports = (x: Extract<SentMessage, { type: "STOPDATA" }>): boolean => x.accepted.regency >= 0
+        const collected = msgsOf("STOPDATA")
+          .filter((x) => x.regency === m.regency)
+          .sort((a, b) => Number(reports(b) === m.bound) - Number(reports(a) === m.bound))
         e = until(
           r,
           (x) => x.action === "Sync" && num(x, "regency") === m.regency && num(x, "cid") === m.cid && x["batchHash"] === h && x["bound"] === m.bound,
@@ -482,6 +494,11 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
         }
         break
       }
+      case "Checkpoint": {
+        const h = post[r]!.ckpt
+        e = take(r, (x) => x.action === "Checkpoint" && num(x, "height") === h)
+        break
+      }
       case "Crash": {
         e = crash([r], false)
         break
@@ -522,6 +539,8 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
     if (p === undefined) throw new Mismatch(`${where} runs without persistence`)
     if (Number(p.wrote) !== v.wrote || Number(p.dur) !== v.dur || Number(p.certH) !== v.certH)
       throw new Mismatch(`${where} wrote/synced/certified ${p.wrote}/${p.dur}/${p.certH}, the spec ${v.wrote}/${v.dur}/${v.certH}`)
+    const ckpt = Number(durableCheckpoint(p, st.config.limits.checkpointInterval))
+    if (v.ckpt !== undefined && ckpt !== v.ckpt) throw new Mismatch(`${where} has its last durable checkpoint at ${ckpt}, the spec at ${v.ckpt}`)
     statesCompared++
   }
 

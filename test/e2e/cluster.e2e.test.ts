@@ -148,6 +148,13 @@ describe("a four-process strong-mode cluster", () => {
       // And the cluster goes on.
       const later = await mint(3, 300)
       expect(later.length).toBe(3)
+      // A client accepts once q replicas certified a block; the last replica may still be fetching
+      // it. The clean stop below comes once every replica has made the newest committed block durable.
+      const newest = committed.reduce((m, a) => (a.reply.height > m ? a.reply.height : m), 0n)
+      await eventually(
+        async () => (await Promise.all(cluster.urls.map(statusOf))).every((s) => Either.isRight(s) && BigInt(s.right.durableHeight) >= newest),
+        `every replica durable at height ${newest}`
+      )
 
       const stopped = await cluster.stopAll()
       expect(stopped.map((e) => e?.code), logsOf()).toEqual([0, 0, 0, 0])

@@ -88,7 +88,7 @@ export interface Cluster {
   readonly stop: () => Promise<void>
 }
 
-/** Starts every replica of the network in this process. */
+/** Starts every replica of the network in this process; returns once every replica loop runs. */
 export const startCluster = async (network: TestNetwork): Promise<Cluster> => {
   const scope = await Effect.runPromise(Scope.make())
   const nodes = await Effect.runPromise(
@@ -99,6 +99,8 @@ export const startCluster = async (network: TestNetwork): Promise<Cluster> => {
       scope
     )
   )
+  // Each replica loop starts once the startup state transfer asked the others for their status.
+  await Effect.runPromise(Effect.forEach(nodes, (n) => n.running, { concurrency: "unbounded", discard: true }))
   return { nodes, scope, stop: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
 

@@ -15,7 +15,7 @@ import { verifierLayer } from "../../src/services/verifier.ts"
 import { Prng } from "../sim/prng.ts"
 import { chainId, makeWorld, signTx, simLimits } from "../sim/world.ts"
 
-const runShells = (options: { readonly cutReplica?: number; readonly txs: number }) =>
+const runShells = (options: { readonly cutReplica?: number; readonly txs: number; readonly sentToAll?: boolean }) =>
   Effect.gen(function* () {
     const prng = new Prng(7)
     const limits = { ...simLimits, requestTimeoutMs: 300 }
@@ -39,7 +39,7 @@ const runShells = (options: { readonly cutReplica?: number; readonly txs: number
         TraceMemory,
         verifierLayer({ chainId, view: world.view, quorum: config.quorum, limits, crypto: nodeCrypto })
       )
-      return { id, shell: makeShell(config), layers }
+      return { id, shell: makeShell(config, options.sentToAll === true ? { sentToAll: () => true } : {}), layers }
     })
     const fibers = yield* Effect.forEach(shells, (s) => Effect.fork(Effect.provide(s.shell.run, s.layers)))
     const txs = Array.from({ length: options.txs }, (_, i) => signTx(world.clients[i % 2]!, BigInt(i), new Uint8Array([i])))
@@ -62,6 +62,22 @@ describe("replica shells over the simulated transport", () => {
       expect(new Set(keys).size).toBe(txs.length)
       expect(new Set(keys)).toEqual(new Set(txs.map(txKey)))
       for (const s of live) expect(s.shell.metrics.steps).toBeGreaterThan(0)
+      for (const s of live) expect(s.shell.metrics.forwardsSkipped).toBe(0)
+    })
+  )
+
+  it.live("transactions the client sent to every member are not forwarded to the leader, and are all decided", () =>
+    Effect.gen(function* () {
+      const { live, txs } = yield* runShells({ txs: 12, sentToAll: true })
+      const orders = live.map((s) => s.shell.decided().map((d) => toHex(batchHash(nodeCrypto, d.batch))))
+      for (const o of orders) expect(o).toEqual(orders[0])
+      const keys = live[0]!.shell.decided().flatMap((d) => d.batch.map(txKey))
+      expect(new Set(keys)).toEqual(new Set(txs.map(txKey)))
+      // Replica 0 leads regency 0 and never forwards to itself; the others skip their forwards.
+      expect(live[0]!.shell.metrics.forwardsSkipped).toBe(0)
+      const skipped = live.slice(1).map((s) => s.shell.metrics.forwardsSkipped)
+      for (const k of skipped) expect(k).toBeLessThanOrEqual(txs.length)
+      expect(skipped.reduce((a, b) => a + b, 0)).toBeGreaterThan(0)
     })
   )
 

@@ -135,6 +135,10 @@ export interface ReconfigResult {
   readonly violations: ReadonlyArray<ReconfigViolation>
   /** The chain's views, genesis's first: members as labels, and the installing height. */
   readonly views: ReadonlyArray<{ readonly id: bigint; readonly labels: ReadonlyArray<number>; readonly installedAt: bigint }>
+  /** Each view's replica ids, in the order of `views[i].labels`. */
+  readonly viewIds: ReadonlyArray<ReadonlyArray<number>>
+  /** Every replica's identity key (hex) and label. */
+  readonly identities: ReadonlyMap<string, number>
   readonly chainHeight: number
   readonly accepted: number
   readonly transactions: number
@@ -1074,6 +1078,8 @@ export const runReconfig = (options: ReconfigOptions): ReconfigResult => {
     seed: options.seed,
     violations,
     views: views.map((e) => ({ id: e.record.id, labels: e.record.members.map((m) => identityLabel.get(toHex(m.identityKey))!), installedAt: e.installedAt })),
+    viewIds: views.map((e) => e.record.members.map((m) => m.replica)),
+    identities: identityLabel,
     chainHeight: Math.max(0, ...nodes.map((x) => Number(x.state?.persistence?.height ?? 0n))),
     accepted: [...clientTxs.values()].filter((c) => c.accepted !== undefined).length,
     transactions: clientTxs.size,

@@ -229,6 +229,7 @@ export interface Violation {
     | "ChainVerify"
     | "Storage"
     | "StateTransfer"
+    | "OneValuePerRegency"
   readonly detail: string
   readonly atMs: number
 }
@@ -538,6 +539,28 @@ export const runSimulation = (options: SimOptions): SimResult => {
     if (Either.isLeft(r)) violations.push({ property: "Storage", detail: `replica ${node.id}: ${r.left.message}`, atMs: now })
   }
 
+  // OneValuePerRegency: a correct replica sends at most one PROPOSE value and one WRITE value per
+  // (view, cid, regency), across its crashes and restarts (the quorum-intersection argument counts
+  // on it). Checked on what actually leaves the replica, not on the trace events. Not checked in
+  // memory mode, nor for a replica once its disk was wiped or corrupted: both forget what they
+  // sent, a fault beyond the crash model (trace validation counts such a replica as adversary).
+  const sentValues = new Map<string, string>()
+  const amnesic = new Set<ReplicaId>()
+  const noteSentValue = (node: Node, message: ConsensusMessage): void => {
+    if (mode === "memory" || amnesic.has(node.id) || node.byzantine !== undefined) return
+    if (message._tag !== "Propose" && message._tag !== "Write") return
+    const key = `${node.id}:${message._tag}:${message.viewId}:${message.cid}:${message.regency}`
+    const value = message._tag === "Write" ? toHex(message.batchHash) : message.batch.map(txKey).join(",")
+    const before = sentValues.get(key)
+    if (before === undefined) sentValues.set(key, value)
+    else if (before !== value)
+      violations.push({
+        property: "OneValuePerRegency",
+        detail: `replica ${node.id} sent a second ${message._tag} value for cid ${message.cid} in regency ${message.regency}`,
+        atMs: now
+      })
+  }
+
   const interpret = (node: Node, outputs: ReadonlyArray<Output>): void => {
     const members = world.view.members
     const sendOut = (to: ReplicaId, payload: Payload) => {
@@ -560,9 +583,11 @@ export const runSimulation = (options: SimOptions): SimResult => {
     function perform(out: Output): void {
       switch (out._tag) {
         case "Send":
+          noteSentValue(node, out.message)
           sendOut(out.to, { _tag: "Consensus", message: out.message })
           break
         case "Broadcast":
+          noteSentValue(node, out.message)
           for (const m of members) if (m.replica !== node.id) sendOut(m.replica, { _tag: "Consensus", message: out.message })
           break
         case "Forward":
@@ -801,6 +826,7 @@ export const runSimulation = (options: SimOptions): SimResult => {
   }
 
   const onRestart = (node: Node, wipe: boolean, corrupt: boolean): void => {
+    if (wipe || corrupt) amnesic.add(node.id)
     if (wipe) {
       // An empty disk: the replica first recovers by state transfer, then restarts from what it stored.
       node.store = newStore()

@@ -27,11 +27,10 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { makeHttpClientTransport } from "../src/api/http-client-transport.ts"
-import { fetchTxProof, sameOutcome } from "../src/api/tx-proof.ts"
+import { fetchTxProof, sameOutcome, TxProofViews } from "../src/api/tx-proof.ts"
 import type { Outpoint } from "../src/app/coin.ts"
 import { decodeCoinResult, mintOp, spendOp } from "../src/app/coin.ts"
 import { toHex } from "../src/chain/bytes.ts"
-import { trustedView } from "../src/chain/reply.ts"
 import type { Genesis, Transaction } from "../src/chain/types.ts"
 import type { Client, ClientKey, Submitted } from "../src/client/client.ts"
 import { makeClient } from "../src/client/client.ts"
@@ -301,13 +300,13 @@ const main = async (): Promise<void> => {
 
     // ---- Nothing committed is lost ----------------------------------------------------------
     step(4, `asking every replica for each of the ${committed.length} committed transactions, with its Merkle proof and certificate`)
-    const trusted = trustedView(nodeCrypto, genesis.chainId, view)
+    const trusted = Either.getOrThrow(TxProofViews.trusting(nodeCrypto, genesis.chainId, view))
     t0 = performance.now()
     for (const [i, url] of cluster.urls.entries()) {
       const checks = await run(
         Effect.forEach(committed, (c) => Effect.either(fetchTxProof(nodeCrypto, trusted, "strong", url, c.tx, catchUpMs)), { concurrency: 16 })
       )
-      const bad = checks.flatMap((r, k) => (Either.isLeft(r) ? [`${toHex(committed[k]!.tx.client).slice(0, 8)}/${committed[k]!.tx.seq}: ${r.left.reason}`] : []))
+      const bad = checks.flatMap((r, k) => (Either.isLeft(r) ? [`${toHex(committed[k]!.tx.client).slice(0, 8)}/${committed[k]!.tx.seq}: ${r.left.reason}: ${r.left.detail}`] : []))
       const differ = checks.flatMap((r, k) => (Either.isRight(r) && !sameOutcome(r.right, committed[k]!) ? [committed[k]!] : []))
       if (bad.length > 0) throw new DemoFailure(`replica ${i}: ${bad.length} committed transactions missing or unproven, e.g. ${bad[0]}`)
       if (differ.length > 0) throw new DemoFailure(`replica ${i}: ${differ.length} transactions with another height or result than the client accepted`)
@@ -328,6 +327,18 @@ const main = async (): Promise<void> => {
       )
     )
     say(`a spend after the restart, of the change the crash left: committed at height ${after.height} in ${after.latencyMs.toFixed(0)} ms`)
+
+    // A client accepts once q replicas certified the block; the last replica may still be
+    // fetching it. The clean stop comes once every replica has made that block durable.
+    const settledBy = performance.now() + catchUpMs
+    for (;;) {
+      const heights = await Promise.all(cluster.urls.map((u) => run(Effect.either(fetchStatus(u)))))
+      const behind = heights.flatMap((h, i) => (Either.isRight(h) && BigInt(h.right.durableHeight) >= after.height ? [] : [i]))
+      if (behind.length === 0) break
+      if (performance.now() > settledBy) throw new DemoFailure(`replicas ${behind.join(", ")} did not make height ${after.height} durable within ${seconds(catchUpMs)}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    say(`every replica has height ${after.height} on disk`)
 
     // ---- Clean stop and offline verification ------------------------------------------------
     step(5, "stopping every replica (SIGTERM), then verifying each replica's stored chain from genesis")

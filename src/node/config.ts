@@ -10,7 +10,7 @@
  *   "http": { "host": "127.0.0.1", "port": 7104 },   the HTTP API and /metrics
  *   "persistence": "strong",               optional; must equal the genesis mode when given
  *   "tickMs": 10,                          optional; interval of the replica's clock ticks
- *   "batchDelayMs": 10,                    optional; longest a leader holds a batch that is not full
+ *   "batchDelayMs": 0,                     optional; longest a leader holds a batch that is not full
  *   "trace": "trace.ndjson"                optional; write spec trace events there
  *   "join": { "from": ["http://127.0.0.1:7104"] }   optional; a replica outside genesis's view:
  *                                          it submits JOIN to these members' APIs, fetches and

@@ -33,7 +33,7 @@ import type { CryptoImpl } from "../services/crypto.ts"
 import type { KeyFile } from "../services/keystore.ts"
 import type { NodeViewKeys } from "./views.ts"
 import { eraseViewKeys } from "../services/view-keys.ts"
-import { describeReconfigResult, membershipTransaction } from "./views.ts"
+import { describeReconfigResult, membershipTransaction, reconfigOutcome } from "./views.ts"
 
 export class JoinError extends Schema.TaggedError<JoinError>()("JoinError", { reason: Schema.String }) {
   override get message(): string {
@@ -67,6 +67,12 @@ export interface Joined {
   readonly fetched: number
   /** Blocks or certificates refused (failed verification). */
   readonly refused: number
+  /**
+   * The JOINs of this run: `submitted`, and each result learned by its outcome (`ok` or the
+   * refusal's reason, as ./views.ts `reconfigOutcome` names it). Empty when a joined replica
+   * restarted and found its view in its store.
+   */
+  readonly joins: Readonly<Record<string, number>>
 }
 
 /** Blocks fetched per request round. */
@@ -185,6 +191,8 @@ export const joinNetwork = (o: JoinOptions): Effect.Effect<Joined, JoinError> =>
       if (p.height > 0n) yield* o.log(`joining: ${p.height} verified blocks already stored`)
 
       let askedFor: bigint | undefined
+      const joins: Record<string, number> = {}
+      const count = (key: string) => void (joins[key] = (joins[key] ?? 0) + 1)
       // The JOIN out, until its result is known.
       let pending: Transaction | undefined
       const started = Date.now()
@@ -221,6 +229,7 @@ export const joinNetwork = (o: JoinOptions): Effect.Effect<Joined, JoinError> =>
               { concurrency: "unbounded" }
             )
             if (taken.some((t) => t)) {
+              count("submitted")
               askedFor = current
               pending = tx
               yield* o.log(`joining: JOIN for view ${current + 1n} submitted (view key ${toHex(viewKey.publicKey).slice(0, 16)}...)`)
@@ -237,6 +246,7 @@ export const joinNetwork = (o: JoinOptions): Effect.Effect<Joined, JoinError> =>
           const result = answer === undefined ? undefined : fromHex(answer.result)
           if (result !== undefined) {
             pending = undefined
+            count(reconfigOutcome(result))
             const text = describeReconfigResult(result)
             yield* o.log(`joining: JOIN ordered at height ${answer!.height}: ${text}`)
             if (text.startsWith("refused: WrongView")) askedFor = undefined
@@ -290,7 +300,9 @@ export const joinNetwork = (o: JoinOptions): Effect.Effect<Joined, JoinError> =>
         start = yield* ready()
       }
       const j = start
+      // A view holding this replica proves a JOIN of this run was accepted, even when its result was not fetched.
+      if ((joins["submitted"] ?? 0) > 0 && joins["ok"] === undefined) count("ok")
       yield* o.log(`joined: view ${j.view.id} installed at height ${j.at} holds this replica as replica ${j.member.replica} (${p.fetched} blocks fetched, ${p.refused} refused)`)
-      return { view: j.view, member: j.member, installedAt: j.at, fetched: p.fetched, refused: p.refused }
+      return { view: j.view, member: j.member, installedAt: j.at, fetched: p.fetched, refused: p.refused, joins }
     })
   )

@@ -19,6 +19,11 @@
  * its target and verified heights (their difference is part of the lag gauge while it runs), the
  * checkpoint whose snapshot was installed, sessions by outcome, answers served and answers
  * rejected by reason.
+ *
+ * Reconfiguration (./views.ts, ./joiner.ts) is reported by the node's view follower: the view
+ * installed (`smartchain_view`), views installed, ROTATEs submitted, view key files erased,
+ * whether the replica left, the membership requests of the blocks it wrote by kind and outcome,
+ * and, for a replica that joined, its own JOINs by outcome.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client"
 import type { TraceEvent } from "../core/io.ts"
@@ -30,6 +35,18 @@ export interface TransferMetrics {
   readonly sessions: Readonly<Record<string, number>>
   readonly rejected: Readonly<Record<string, number>>
   readonly served: Readonly<Record<string, number>>
+}
+
+/** What the view follower reports (./views.ts `ViewMetrics`, ./joiner.ts `Joined`). */
+export interface ReconfigMetrics {
+  readonly viewsInstalled: number
+  readonly rotations: number
+  readonly keysErased: number
+  readonly left: boolean
+  /** Membership requests in blocks written, by `<kind>/<outcome>`. */
+  readonly requests: Readonly<Record<string, number>>
+  /** This replica's own JOINs (when it joined in this run), by outcome or `submitted`. */
+  readonly joins: Readonly<Record<string, number>>
 }
 
 /** What the scrape-time gauges read. */
@@ -55,7 +72,11 @@ export interface MetricsSources {
   readonly stateInstancesReceived: () => number
   /** Snapshot-based state transfer; none reported when absent. */
   readonly transfer?: () => TransferMetrics
+  /** Reconfiguration; zeros when absent. */
+  readonly reconfig?: () => ReconfigMetrics
 }
+
+const noReconfig: ReconfigMetrics = { viewsInstalled: 0, rotations: 0, keysErased: 0, left: false, requests: {}, joins: {} }
 
 const noTransfer: TransferMetrics = {
   status: { phase: "Idle", snapshotHeight: 0n, snapshotFrom: undefined, blocksStored: 0, targetHeight: 0n, verifiedHeight: 0n, failure: undefined },
@@ -89,7 +110,7 @@ export class NodeMetrics {
   private readonly commits = new Map<number, number>()
 
   constructor(given: MetricsSources) {
-    const sources = { ...given, transfer: given.transfer ?? (() => noTransfer) }
+    const sources = { ...given, transfer: given.transfer ?? (() => noTransfer), reconfig: given.reconfig ?? (() => noReconfig) }
     const registers = [this.registry]
     const gauge = (name: string, help: string, read: () => number | bigint) =>
       new Gauge({
@@ -149,6 +170,43 @@ export class NodeMetrics {
       collect() {
         this.reset()
         this.inc(sources.stateInstancesReceived())
+      }
+    })
+    gauge("smartchain_view_left", "1 once this replica left the membership (a view without it was installed), else 0.", () => (sources.reconfig().left ? 1 : 0))
+    const total = (name: string, help: string, read: (m: ReconfigMetrics) => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset()
+          this.inc(read(sources.reconfig()))
+        }
+      })
+    total("smartchain_views_installed_total", "Views installed by this replica's chain since it started.", (m) => m.viewsInstalled)
+    total("smartchain_view_rotations_total", "ROTATE transactions submitted (fresh view keys made for a next view).", (m) => m.rotations)
+    total("smartchain_view_keys_erased_total", "View key files erased.", (m) => m.keysErased)
+    new Counter({
+      name: "smartchain_membership_requests_total",
+      help: "Membership requests (join, leave, remove, rotate) in the blocks this replica wrote, by kind and outcome (ok, or the refusal's reason).",
+      labelNames: ["kind", "outcome"],
+      registers,
+      collect() {
+        this.reset()
+        for (const [key, n] of Object.entries(sources.reconfig().requests)) {
+          const [kind = "", outcome = ""] = key.split("/")
+          this.inc({ kind, outcome }, n)
+        }
+      }
+    })
+    new Counter({
+      name: "smartchain_join_requests_total",
+      help: "This replica's own JOINs while it joined: submitted, and results by outcome (ok, or the refusal's reason).",
+      labelNames: ["outcome"],
+      registers,
+      collect() {
+        this.reset()
+        for (const [outcome, n] of Object.entries(sources.reconfig().joins)) this.inc({ outcome }, n)
       }
     })
     new Counter({

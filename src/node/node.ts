@@ -409,14 +409,15 @@ export const startNode = (
       payloads: () => transport.metrics,
       payloadsMalformed: () => transport.metrics.payloadsMalformed,
       stateInstancesReceived: () => transport.metrics.stateInstancesReceived,
-      transfer: () => ({ status: transfer.status(), sessions: transfer.sessions, rejected: transfer.rejected, served: transfer.served })
+      transfer: () => ({ status: transfer.status(), sessions: transfer.sessions, rejected: transfer.rejected, served: transfer.served }),
+      reconfig: () => ({ ...follower.metrics, left: theShell.state().reconfig?.local.left === true, joins: joined?.joins ?? {} })
     })
     const shellStore = chain.wrapStore((ms, blocks) => metrics.observeSync(ms, blocks))
     // Transactions whose clients sent them to every member (POST /txs?all=1): not forwarded to the leader.
     const sentToAll = new WeakSet<Transaction>()
     const makeReplicaShell = (b: Beginning): Shell =>
       makeShell(replicaConfig, {
-        store: shellStore,
+        store: follower.observing(shellStore),
         sentToAll: (tx) => sentToAll.has(tx),
         onReply: (reply) => chain.noteReply(reply),
         viewKeyDir: keys.dir,
@@ -508,15 +509,18 @@ export const startNode = (
         statusRoundsMax: transferStatusRoundsMax
       })
       if (outcome._tag !== "Installed") return outcome
-      const stored = yield* storeRecovered(crypto, genesis.chainId, viewOf(outcome.checkpoint.header.viewId) ?? view, store, outcome).pipe(Effect.either)
+      // The checkpoint's certificate is checked against the view that certified it, as the fetched history established it.
+      const stored = yield* storeRecovered(crypto, genesis.chainId, store, outcome).pipe(Effect.either)
       if (Either.isLeft(stored)) {
         // What was written and not synced may stay staged; the restart below reads what the store holds.
         transfer.noteStoreFailed(`cannot store what state transfer fetched: ${stored.left.message}`)
-      } else transfer.noteInstalled(outcome, stored.right)
+      } else yield* transfer.noteInstalled(outcome, stored.right)
       beginning = yield* comeBack(replicaConfig, store, config.dataDir)
       if (beginning.durable !== undefined) chain.restore(beginning.durable.blocks.slice(0, beginning.summary?.blocks ?? 0))
       theShell = makeReplicaShell(beginning)
       holder.shell = theShell
+      // The recovered chain may have installed views: its peers are their members.
+      transport.manager.setPeers(peersOfViews(installedViews(theShell.state())))
       return outcome
     })
     yield* Effect.forkScoped(

@@ -20,6 +20,14 @@
  * no checkpoint is above its chain, the session ends there and the core catches up instance by
  * instance, as it does for a short lag.
  *
+ * Views. The session asks the members of the newest view the node's own store installed
+ * (genesis's for an empty store) and takes their head's view from that history. The history
+ * below the checkpoint is verified from the node's head following every view the chain installs
+ * on the way (each certified by the view before), so the view that certified the checkpoint
+ * block is known from verified blocks, not from a member's claim: the checkpoint's certificate is
+ * checked against it before it is stored (`storeRecovered`). A replica wiped after view changes
+ * thus stores the checkpoint certified by a later view's keys, and comes back in that view.
+ *
  * Bad answers never stop the node: an answer that does not fit what was asked, a snapshot whose
  * state does not hash to the claimed stateHash, a block that does not verify, a history that does
  * not end in the checkpoint, and an answer no session is waiting for each become a typed
@@ -65,7 +73,9 @@ export const transferRejectReasons = [
   /** A range answered with no block. */
   "Empty",
   /** A request not answered in time. */
-  "Timeout"
+  "Timeout",
+  /** A checkpoint certificate that the view certifying the checkpoint block does not back. */
+  "BadCertificate"
 ] as const
 export type TransferRejectReason = (typeof transferRejectReasons)[number]
 
@@ -185,7 +195,16 @@ export type RecoveryOutcome =
       readonly _tag: "Installed"
       /** Blocks local + 1 .. H in height order. */
       readonly blocks: ReadonlyArray<Block>
-      readonly checkpoint: { readonly header: BlockHeader; readonly snapshot: Uint8Array; readonly certificate: Option.Option<Certificate> }
+      readonly checkpoint: {
+        readonly header: BlockHeader
+        readonly snapshot: Uint8Array
+        readonly certificate: Option.Option<Certificate>
+        /**
+         * The view that certified the checkpoint block, as the history verified from the node's
+         * head established it (following every view the chain installed on the way).
+         */
+        readonly view: ViewRecord
+      }
       readonly snapshotFrom: ReplicaId
       readonly target: Target
     }
@@ -508,14 +527,20 @@ export class Recovery<S> {
   private finish(history: ReadonlyArray<Block>): void {
     const installed = this.installed
     const target = this.session.chosen
+    const position = this.history?.verifier.position()
     if (installed === undefined || target === undefined || this.snapshotFrom === undefined) {
       this.fail("the session ended without a snapshot")
+      return
+    }
+    if (position === undefined || position.height !== installed.header.height) {
+      this.fail("the verified history does not reach the checkpoint")
       return
     }
     this.outcome = {
       _tag: "Installed",
       blocks: [...history, ...this.after],
-      checkpoint: installed,
+      // The view that certified block c: the one before, when c installed a view.
+      checkpoint: { ...installed, view: position.headView ?? position.view },
       snapshotFrom: this.snapshotFrom,
       target
     }
@@ -620,9 +645,17 @@ export class TransferHost<S> {
     })
   }
 
-  /** Records what the node stored of an installed recovery. */
-  noteInstalled(outcome: Extract<RecoveryOutcome, { _tag: "Installed" }>, stored: number): void {
-    this.current = { ...this.current, snapshotHeight: outcome.checkpoint.header.height, snapshotFrom: outcome.snapshotFrom, blocksStored: stored }
+  /** Records what the node stored of an installed recovery (./transfer.ts `storeRecovered`). */
+  noteInstalled(outcome: Extract<RecoveryOutcome, { _tag: "Installed" }>, stored: { readonly stored: number; readonly certificate: "None" | "Stored" | "Refused" }): Effect.Effect<void> {
+    this.current = { ...this.current, snapshotHeight: outcome.checkpoint.header.height, snapshotFrom: outcome.snapshotFrom, blocksStored: stored.stored }
+    if (stored.certificate !== "Refused") return Effect.void
+    return this.note([
+      new TransferRejected({
+        from: -1,
+        reason: "BadCertificate",
+        detail: `the certificate of checkpoint ${outcome.checkpoint.header.height} is not backed by view ${outcome.checkpoint.view.id}`
+      })
+    ])
   }
 
   /** Records that storing an installed recovery failed. */
@@ -649,14 +682,15 @@ export class TransferHost<S> {
 
 /**
  * Writes what a recovery installed to the store and syncs: the blocks, the checkpoint's snapshot,
- * and the checkpoint's certificate when it passes the checks against `view`, the view that
- * certified the checkpoint block (a claim confirmed by f + 1 members carries the certificate of
- * one of them, unchecked until here).
+ * and the checkpoint's certificate when it passes the checks against the view that certified the
+ * checkpoint block, as the verified history established it (a claim confirmed by f + 1 members
+ * carries the certificate of one of them, unchecked until here; after view changes that view is
+ * not the one the node started from). A certificate that does not pass is not stored (counted by
+ * the host as BadCertificate).
  */
 export const storeRecovered = (
   crypto: ChainCrypto,
   chainId: string,
-  view: ViewRecord,
   store: BlockStoreApi,
   outcome: Extract<RecoveryOutcome, { _tag: "Installed" }>
 ) =>
@@ -668,8 +702,9 @@ export const storeRecovered = (
       if (block.header.height === c) yield* store.putSnapshot(c, header.stateHash, outcome.checkpoint.snapshot)
     }
     const certificate = outcome.checkpoint.certificate
-    if (Option.isSome(certificate) && Either.isRight(checkHeaderCertificate(crypto, trustedView(crypto, chainId, view), header, certificate.value)))
-      yield* store.appendCertificate(certificate.value)
+    const certified =
+      Option.isSome(certificate) && Either.isRight(checkHeaderCertificate(crypto, trustedView(crypto, chainId, outcome.checkpoint.view), header, certificate.value))
+    if (certified) yield* store.appendCertificate(certificate.value)
     yield* store.sync()
-    return outcome.blocks.length
+    return { stored: outcome.blocks.length, certificate: Option.isNone(certificate) ? ("None" as const) : certified ? ("Stored" as const) : ("Refused" as const) }
   })

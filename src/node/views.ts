@@ -15,6 +15,9 @@
  * - ViewInstalled: the node's peers become the members of every view its chain installed (a
  *   member that left still fetches the new view's first decision from them before it erases
  *   its keys, and a joiner is dialed once its view is installed).
+ * - Metrics (`ViewMetrics`, read by ./metrics.ts): views installed, ROTATEs submitted, key files
+ *   erased, and the membership requests of every block this replica writes, by kind and outcome
+ *   (`ok` or the refusal's reason), counted once per height.
  * - The Verifier: a consensus message is checked against the view it names, if the chain
  *   installed that view and it is not older than the configured one (older ones are dropped as
  *   WrongView); a decided instance fetched by state transfer against the view of its decision
@@ -23,15 +26,16 @@
  */
 import { Effect, Either, Layer } from "effect"
 import { toHex } from "../chain/bytes.ts"
-import type { Genesis, Member, Transaction, ViewRecord } from "../chain/types.ts"
+import type { Block, Genesis, Member, Transaction, ViewRecord } from "../chain/types.ts"
 import type { Signer } from "../core/config.ts"
 import type { EraseViewKeysOutput, Input, RotateKeyOutput, ViewInstalledOutput } from "../core/io.ts"
 import type { ReplicaState } from "../core/state.ts"
+import type { BlockStoreApi } from "../services/blockstore-core.ts"
 import { byzantineQuorum } from "../core/quorum.ts"
 import type { PeerEntry } from "../net/peer-manager.ts"
 import type { ReconfigSetup } from "../reconfiguration/core-views.ts"
 import type { Signer as KeySigner } from "../reconfiguration/requests.ts"
-import { joinRequest, leaveRequest, removeRequest, requestTransaction } from "../reconfiguration/requests.ts"
+import { decodeReconfigOp, isReconfigOp, joinRequest, leaveRequest, removeRequest, requestTransaction } from "../reconfiguration/requests.ts"
 import { rotate } from "../reconfiguration/rotate.ts"
 import { reconfigContext, reconfigReasons } from "../reconfiguration/view-state.ts"
 import { decodeResult } from "../app/application.ts"
@@ -222,10 +226,50 @@ export const viewsVerifierLayer = (
 
 /** Counters of the node's reconfiguration work. */
 export interface ViewMetrics {
+  /** ROTATE transactions submitted (one per view this replica continued into). */
   rotations: number
+  /** View key files erased. */
   keysErased: number
+  /** Views installed since the node started (a restart counts the views its replay installs again). */
   viewsInstalled: number
   left: boolean
+  /**
+   * Membership requests in the blocks this replica wrote, by `<kind>/<outcome>`: kind join,
+   * leave, remove or rotate (malformed when the op does not decode); outcome `ok` or the reason
+   * of the refusal (conformance/RECONFIG.md section 3).
+   */
+  readonly requests: Record<string, number>
+  /** The highest height whose requests were counted. */
+  countedTo: bigint
+}
+
+/** The outcome of a reconfiguration result: `ok`, or the refusal's reason name. */
+export const reconfigOutcome = (result: Uint8Array | undefined): string => {
+  if (result === undefined) return "NoResult"
+  const view = decodeResult(result)
+  if (Either.isLeft(view)) return "Undecodable"
+  if (view.right._tag === "Ok") return "ok"
+  const failed = reconfigReasons.decodeFailed(view.right)
+  return Either.isRight(failed) ? failed.right.reason : `code-${view.right.reason}`
+}
+
+/** The membership requests of `block` with their outcomes, as `<kind>/<outcome>` keys. */
+export const membershipOutcomes = (block: Block): Array<string> => {
+  const keys: Array<string> = []
+  block.transactions.forEach((tx, i) => {
+    if (!isReconfigOp(tx.op)) return
+    const decoded = decodeReconfigOp(tx.op)
+    const kind = Either.isLeft(decoded) ? "malformed" : decoded.right._tag.toLowerCase()
+    keys.push(`${kind}/${reconfigOutcome(block.results[i])}`)
+  })
+  return keys
+}
+
+/** Counts the membership requests of `block` once (a block written again at a counted height is not counted again). */
+export const countMembershipRequests = (metrics: ViewMetrics, block: Block): void => {
+  if (block.header.height <= metrics.countedTo) return
+  metrics.countedTo = block.header.height
+  for (const key of membershipOutcomes(block)) metrics.requests[key] = (metrics.requests[key] ?? 0) + 1
 }
 
 export interface ViewFollowerDeps {
@@ -246,7 +290,7 @@ export interface ViewFollowerDeps {
 
 /** The node's side of RotateKey, EraseViewKeys and ViewInstalled (the shell's `onReconfig`). */
 export const viewFollower = (deps: ViewFollowerDeps) => {
-  const metrics: ViewMetrics = { rotations: 0, keysErased: 0, viewsInstalled: 0, left: false }
+  const metrics: ViewMetrics = { rotations: 0, keysErased: 0, viewsInstalled: 0, left: false, requests: {}, countedTo: 0n }
   const onReconfig = (out: RotateKeyOutput | EraseViewKeysOutput | ViewInstalledOutput): Effect.Effect<void> => {
     switch (out._tag) {
       case "RotateKey":
@@ -292,7 +336,12 @@ export const viewFollower = (deps: ViewFollowerDeps) => {
         })
     }
   }
-  return { onReconfig, metrics }
+  /** `store` with every appended block's membership requests counted in `metrics`. */
+  const observing = (store: BlockStoreApi): BlockStoreApi => ({
+    ...store,
+    appendBlock: (block) => Effect.tap(store.appendBlock(block), () => Effect.sync(() => countMembershipRequests(metrics, block)))
+  })
+  return { onReconfig, metrics, observing }
 }
 
 /** A membership request by the holder of `identity` (`smartchain view join|leave|remove`). */

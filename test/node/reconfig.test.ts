@@ -5,8 +5,15 @@
 // once the installing block is durable; GET /view and GET /views show the new view; transactions
 // keep committing on all five; every replica's chain passes verifyChain following the views; and
 // a client that trusted genesis's view (strict views) learns view 1 from the certified
-// reconfiguration block and accepts a reply certified by it. A member leaving and the restart of
-// members after the changes are covered too.
+// reconfiguration block and accepts a reply certified by it, and the offline proof check
+// (src/api/tx-proof.ts) that trusted genesis's view checks a proof certified by view 1. Each
+// replica's /metrics reports the change: views installed, ROTATEs submitted, key files erased, the
+// membership requests by kind and outcome (JOIN, ROTATE and LEAVE accepted, a JOIN refused as
+// NotAdmitted), and the joiner's own JOINs. A member leaving and the restart of members after the
+// changes are covered too, and so is a genesis member whose data directory is wiped after the
+// changes: at startup it recovers by snapshot state transfer through a checkpoint certified by
+// view 2 (stored with its certificate, checked with view 2's keys that the verified history
+// taught it), comes back in view 2 and takes part in new blocks.
 import { Effect, Either, Exit, Scope } from "effect"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
@@ -14,10 +21,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { fromHex } from "../../src/chain/bytes.ts"
 import { decodeBlock, decodeCertificate } from "../../src/chain/encoding.ts"
 import { decodeGenesisJsonText, encodeGenesisJson } from "../../src/chain/genesis-json.ts"
-import type { Block, Certificate, Genesis } from "../../src/chain/types.ts"
+import type { Block, Certificate, Genesis, Transaction } from "../../src/chain/types.ts"
 import { verifyChain } from "../../src/chain/verify.ts"
 import { identityKeyPath, replicaDir, viewKeyPath } from "../../src/cli/init.ts"
 import { makeHttpClientTransport } from "../../src/api/http-client-transport.ts"
+import { fetchTxProof, TxProofViews } from "../../src/api/tx-proof.ts"
 import { makeClient } from "../../src/client/client.ts"
 import { mintOp } from "../../src/app/coin.ts"
 import type { NodeConfigJson } from "../../src/node/config.ts"
@@ -28,9 +36,12 @@ import { nodeCrypto } from "../../src/services/crypto.ts"
 import type { KeyFile } from "../../src/services/keystore.ts"
 import { readKeyFile, writeKeyFile } from "../../src/services/keystore.ts"
 import { submitMembership } from "../../src/cli/view.ts"
-import { describeReconfigResult } from "../../src/node/views.ts"
+import { describeReconfigResult, installedViews } from "../../src/node/views.ts"
 import type { TestNetwork } from "./support.ts"
 import { freePorts, get, makeNetwork, mintTx, post, quickNetLimits, txBody, waitUntil } from "./support.ts"
+
+/** Blocks between checkpoints: small, so that a wiped member finds a checkpoint after the view changes. */
+const checkpointInterval = 4
 
 /** Starts the replica of configuration `file` in a scope of its own. */
 const startIn = async (file: string): Promise<{ readonly node: RunningNode; readonly scope: Scope.CloseableScope }> => {
@@ -72,8 +83,17 @@ describe("a fifth replica joins a running four-replica cluster", () => {
   let joinerDir: string
   let seq = 1n
 
+  /** The value of metric `name` (with exactly the labels `labels`, as exposed) in a node's /metrics, or undefined. */
+  const metric = async (node: RunningNode, name: string, labels = ""): Promise<number | undefined> => {
+    const text = (await get(`${node.httpUrl}/metrics`)).text
+    const line = text.split("\n").find((l) => l.startsWith(`${name}${labels === "" ? "" : `{${labels}}`} `))
+    return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1))
+  }
+
   /** Submits a MINT to every given node and waits until each released its reply. */
-  const commit = async (nodes: ReadonlyArray<RunningNode>): Promise<bigint> => {
+  const commit = async (nodes: ReadonlyArray<RunningNode>): Promise<bigint> => (await commitTx(nodes)).height
+
+  const commitTx = async (nodes: ReadonlyArray<RunningNode>): Promise<{ height: bigint; tx: Transaction }> => {
     const tx = mintTx(network, seq++, 5n)
     for (const n of nodes) await post(`${n.httpUrl}/tx`, JSON.stringify(txBody(tx)))
     let height = 0n
@@ -82,7 +102,7 @@ describe("a fifth replica joins a running four-replica cluster", () => {
       expect(r.status, `${n.httpUrl}: ${r.text}`).toBe(200)
       height = BigInt(r.json["height"] as string)
     }
-    return height
+    return { height, tx }
   }
 
   beforeAll(async () => {
@@ -94,7 +114,8 @@ describe("a fifth replica joins a running four-replica cluster", () => {
     const identity: KeyFile = { kind: "identity", replica: undefined, view: undefined, publicKey: nodeCrypto.publicKeyFromSecret(secretKey), secretKey }
     await Effect.runPromise(writeKeyFile(identityKeyPath(joinerDir), identity))
     const genesisPath = path.join(network.dir, "genesis.json")
-    genesis = { ...Either.getOrThrow(decodeGenesisJsonText(await fs.readFile(genesisPath, "utf8"))), admission: [identity.publicKey] }
+    const parsed = Either.getOrThrow(decodeGenesisJsonText(await fs.readFile(genesisPath, "utf8")))
+    genesis = { ...parsed, admission: [identity.publicKey], limits: { ...parsed.limits, checkpointInterval } }
     await fs.writeFile(genesisPath, JSON.stringify(encodeGenesisJson(genesis), null, 2) + "\n")
     network = { ...network, genesis }
     // Each replica in its own scope, so that one can be stopped and restarted.
@@ -157,8 +178,32 @@ describe("a fifth replica joins a running four-replica cluster", () => {
 
     // Transactions keep committing, on all five.
     const all = [...members, joiner]
-    const height = await commit(all)
+    const { height, tx: inView1 } = await commitTx(all)
     await commit(all)
+
+    // The offline proof check, trusting genesis's view: it learns view 1 from each replica's
+    // GET /views and checks the proof certified by view 1.
+    const proofViews = Either.getOrThrow(TxProofViews.trusting(nodeCrypto, genesis.chainId, genesis.view))
+    for (const n of all) {
+      const proven = await Effect.runPromise(fetchTxProof(nodeCrypto, proofViews, "strong", n.httpUrl, inView1, 10_000))
+      expect(proven).toMatchObject({ height, certified: true, viewId: 1n })
+    }
+    expect(proofViews.known.map((v) => v.id)).toEqual([0n, 1n])
+
+    // Metrics: every genesis member installed view 1, rotated once, erased its view-0 key, and
+    // wrote the accepted JOIN and the ROTATEs; the joiner reports its own JOIN.
+    for (const n of members) {
+      expect(await metric(n, "smartchain_view")).toBe(1)
+      expect(await metric(n, "smartchain_views_installed_total")).toBe(1)
+      expect(await metric(n, "smartchain_view_rotations_total")).toBe(1)
+      expect(await metric(n, "smartchain_view_keys_erased_total")).toBe(1)
+      expect(await metric(n, "smartchain_view_left")).toBe(0)
+      expect(await metric(n, "smartchain_membership_requests_total", 'kind="join",outcome="ok"')).toBe(1)
+      expect(await metric(n, "smartchain_membership_requests_total", 'kind="rotate",outcome="ok"')).toBeGreaterThanOrEqual(3)
+    }
+    expect(await metric(joiner, "smartchain_view")).toBe(1)
+    expect(await metric(joiner, "smartchain_join_requests_total", 'outcome="submitted"')).toBeGreaterThanOrEqual(1)
+    expect(await metric(joiner, "smartchain_join_requests_total", 'outcome="ok"')).toBe(1)
 
     // Every chain verifies from genesis, following the view records.
     for (const n of all) {
@@ -210,6 +255,9 @@ describe("a fifth replica joins a running four-replica cluster", () => {
     expect(String(Exit.isFailure(exit) ? exit.cause : "")).toMatch(/NodeStartError.*JOIN refused: NotAdmitted/s)
     // The view key its JOIN announced was erased.
     expect((await fs.readdir(dir)).filter((f) => /^view-\d+\.key$/.test(f))).toEqual([])
+    // The members wrote the refused JOIN, counted by its reason.
+    for (const n of cluster.nodes)
+      await waitUntil(async () => (await metric(n, "smartchain_membership_requests_total", 'kind="join",outcome="NotAdmitted"')) === 1, `replica ${n.replica} counting the refused JOIN`)
   }, 60_000)
 
   it("smartchain view leave: a member leaves with view 2, erases every view key it held, and the others go on", async () => {
@@ -232,6 +280,11 @@ describe("a fifth replica joins a running four-replica cluster", () => {
     await commit(stay)
     await waitUntil(async () => (await fs.readdir(replicaDir(network.dir, 3))).every((f) => !/^view-\d+\.key$/.test(f)), "the leaver erasing its view keys")
     expect(leaver.shell.state().reconfig?.local.left).toBe(true)
+    expect(await metric(leaver, "smartchain_view_left")).toBe(1)
+    for (const n of stay) {
+      expect(await metric(n, "smartchain_membership_requests_total", 'kind="leave",outcome="ok"')).toBe(1)
+      expect(await metric(n, "smartchain_view")).toBe(2)
+    }
     const height = await commit(stay)
     for (const n of stay) {
       const { blocks, head } = await chainOf(n, height)
@@ -265,5 +318,46 @@ describe("a fifth replica joins a running four-replica cluster", () => {
     const stay = [cluster.nodes[0]!, cluster.nodes[1]!, cluster.nodes[2]!, joiner]
     await commit(stay)
     await commit(stay)
+  }, 60_000)
+
+  it("a genesis member wiped after the view changes recovers by snapshot through a checkpoint certified by view 2, and goes on", async () => {
+    const wiped = 2
+    const view2At = installedViews(cluster.nodes[0]!.shell.state()).find((v) => v.record.id === 2n)!.installedAt
+    await Effect.runPromise(Scope.close(scopes[wiped]!, Exit.void))
+    await fs.rm(path.join(replicaDir(network.dir, wiped), "blocks"), { recursive: true, force: true })
+    // The other members of view 2 go on past two checkpoints after view 2's installation.
+    const rest = [cluster.nodes[0]!, cluster.nodes[1]!, joiner]
+    let head = 0n
+    while (head < view2At + BigInt(2 * checkpointInterval) + 1n) head = await commit(rest)
+    await waitUntil(() => rest.every((n) => n.chain.durableHeight() >= head), "the others to sync every block")
+
+    const back = await startIn(network.configs[wiped]!)
+    scopes[wiped] = back.scope
+    nodes[wiped] = back.node
+    const outcome = await Effect.runPromise(back.node.running)
+    const status = back.node.transfer.status()
+    expect(outcome?._tag, status.failure).toBe("Installed")
+    expect(status.snapshotHeight).toBeGreaterThan(view2At)
+    expect(status.snapshotHeight % BigInt(checkpointInterval)).toBe(0n)
+    // No answer was refused as forged; the leaver (replica 3, still a view-0 member to this replica) may answer empty ranges.
+    expect(back.node.transfer.rejected).toMatchObject({ BadStatus: 0, BadSnapshot: 0, BadBlocks: 0, BadHistory: 0, BadCertificate: 0 })
+    // The checkpoint's certificate (COMMITs of view 2's keys) passed the check and was stored.
+    const certificate = await Effect.runPromise(back.node.chain.certificate(status.snapshotHeight))
+    expect(certificate?.viewId).toBe(2n)
+    // It came back from the snapshot, in view 2, holding only its view-2 key.
+    expect(back.node.restarted?.checkpoint).toBe(status.snapshotHeight)
+    expect(back.node.shell.state().config.view.id).toBe(2n)
+    expect((await fs.readdir(replicaDir(network.dir, wiped))).filter((f) => /^view-\d+\.key$/.test(f))).toEqual(["view-2.key"])
+    expect(await back.node.metrics.text()).toMatch(/^smartchain_state_transfer_sessions_total\{outcome="Installed"\} 1$/m)
+
+    // It takes part in new blocks, and its chain verifies from genesis across the three views.
+    const stay = [cluster.nodes[0]!, cluster.nodes[1]!, back.node, joiner]
+    await commit(stay)
+    const top = await commit(stay)
+    await waitUntil(() => back.node.chain.certifiedHeight() >= top, "the recovered member certifying the new blocks")
+    const { blocks, head: headCertificate } = await chainOf(back.node, top)
+    const summary = verifyChain(nodeCrypto, genesis, blocks, headCertificate === undefined ? {} : { headCertificate })
+    if (Either.isLeft(summary)) throw new Error(summary.left.message)
+    expect(summary.right.views).toEqual([0n, 1n, 2n])
   }, 60_000)
 })

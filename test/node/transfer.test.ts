@@ -95,11 +95,12 @@ const forgeBlocks: Forge = (a) => {
   const [first, ...rest] = a.blocks
   return { ...a, blocks: [{ ...first, transactions: first.transactions.map((tx, i) => (i === 0 ? { ...tx, seq: tx.seq + 1n } : tx)) }, ...rest] }
 }
-/** Answers a range with the blocks after it too. */
+/** Answers a range with more blocks than asked: the blocks after it, or its first block again at the head. */
 const overfill: Forge = (a) => {
   if (a._tag !== "BlocksAnswer" || a.blocks.length === 0) return a
   const last = a.blocks[a.blocks.length - 1]!.header.height
-  return { ...a, blocks: [...a.blocks, ...chain.blocks.slice(Number(last), Number(last) + 3)] }
+  const after = chain.blocks.slice(Number(last), Number(last) + 3)
+  return { ...a, blocks: [...a.blocks, ...(after.length > 0 ? after : [a.blocks[0]!])] }
 }
 
 const stores = [memberStore(), memberStore(), memberStore()]

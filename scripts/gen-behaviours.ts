@@ -6,7 +6,8 @@
  *
  *   npx tsx scripts/gen-behaviours.ts                  every goal
  *   npx tsx scripts/gen-behaviours.ts leader-change-bound crash-restart
- *   --seed <n>   TLC's simulation seed (default 7); --depth <n> (default 100)
+ *   npx tsx scripts/gen-behaviours.ts --reconfig       the goals of conformance/GenReconfigBehaviours.tla
+ *   --seed <n>   TLC's simulation seed (default 7); --depth <n> (default 100, with --reconfig 200)
  *
  * Needs TLA2TOOLS_JAR (scripts/tla.ts); without it, prints one line saying what was skipped and
  * exits 0 (the committed behaviours stay as they are).
@@ -47,6 +48,24 @@ export type Goal = keyof typeof goalModes
 export const goals = Object.keys(goalModes) as ReadonlyArray<Goal>
 const isGoal = (g: string): g is Goal => g in goalModes
 
+/**
+ * The goals of GenReconfigBehaviours.tla (its RReached operator), run with `--reconfig`, with
+ * their mode; genesis members and RotationWindow as in GenReconfigBehaviours.cfg.
+ */
+export const reconfigGoalModes = { "join-rotate": "weak", "join-leave": "weak" } as const
+export type ReconfigGoal = keyof typeof reconfigGoalModes
+const isReconfigGoal = (g: string): g is ReconfigGoal => g in reconfigGoalModes
+const reconfigShape = { members: 4, rotationWindow: 10 }
+
+/** GenReconfigBehaviours.tla's restricted actions, by the spec action each one takes. */
+const reconfigActionNames: Record<string, string> = {
+  GenRPropose: "Propose",
+  GenRSubmit: "Submit",
+  GenRotate: "Rotate",
+  GenRequestJoin: "RequestJoin",
+  GenJoinerTransfer: "StateTransfer"
+}
+
 /** A malformed TLC dump: the script stops with this rather than write a wrong behaviour. */
 export class DumpShapeError extends Schema.TaggedError<DumpShapeError>()("DumpShapeError", { reason: Schema.String }) {}
 
@@ -66,23 +85,39 @@ const int = (x: Json, what: string): number => {
   return x
 }
 
-/** A spec batch (a set of requests) as the sorted ids of its client transactions. */
-const batchOf = (x: Json): Array<number> =>
-  arr(x, "batch")
-    .map((req) => obj(req, "request"))
-    .filter((req) => req["k"] === "tx")
-    .map((req) => int(req["id"], "request id"))
-    .sort((a, b) => a - b)
+/** A membership request of a spec batch as its label (test/conformance/behaviour.ts), replicas 0-based. */
+const requestLabel = (req: Obj): string => {
+  const r = int(req["r"], "request r") - 1
+  switch (req["k"]) {
+    case "join":
+    case "leave":
+      return `${String(req["k"])}:${r}`
+    case "remove":
+      return `remove:${int(req["id"], "request id") - 1}:${r}`
+    case "rotate":
+      return `rotate:${r}:${int(req["v"], "request v")}`
+    default:
+      throw new DumpShapeError({ reason: `unexpected request kind ${String(req["k"])}` })
+  }
+}
 
-const pairsOf = (x: Json): Array<[number, Array<number>]> =>
+/** A spec batch (a set of requests) as the sorted ids of its client transactions, then the sorted labels of its membership requests. */
+const batchOf = (x: Json): Array<number | string> => {
+  const reqs = arr(x, "batch").map((req) => obj(req, "request"))
+  const txs = reqs.filter((req) => req["k"] === "tx").map((req) => int(req["id"], "request id")).sort((a, b) => a - b)
+  const labels = reqs.filter((req) => req["k"] !== "tx").map(requestLabel).sort()
+  return [...txs, ...labels]
+}
+
+const pairsOf = (x: Json): Array<[number, Array<number | string>]> =>
   arr(x, "write set")
-    .map((p): [number, Array<number>] => {
+    .map((p): [number, Array<number | string>] => {
       const t = arr(p, "pair")
       return [int(t[0], "regency"), batchOf(t[1])]
     })
     .sort((a, b) => a[0] - b[0] || JSON.stringify(a[1]).localeCompare(JSON.stringify(b[1])))
 
-const replicaViews = (state: Obj): Array<ReplicaView> => {
+const replicaViews = (state: Obj, reconfig: boolean): Array<ReplicaView> => {
   const chains = arr(state["chain"], "chain")
   return chains.map((c, i) => {
     const chain = arr(c, "chain[r]").map(batchOf)
@@ -99,7 +134,14 @@ const replicaViews = (state: Obj): Array<ReplicaView> => {
       dur: int(arr(state["dur"], "dur")[i], "dur[r]"),
       certH: int(arr(state["certH"], "certH")[i], "certH[r]"),
       up: arr(state["up"], "up")[i] === true,
-      ckpt: int(arr(state["ckpt"], "ckpt")[i], "ckpt[r]")
+      ckpt: int(arr(state["ckpt"], "ckpt")[i], "ckpt[r]"),
+      ...(reconfig
+        ? {
+          view: int(arr(state["view"], "view")[i], "view[r]"),
+          keys: arr(arr(state["keys"], "keys")[i], "keys[r]").map((k) => int(k, "key view")).sort((a, b) => a - b),
+          left: arr(state["left"], "left")[i] === true
+        }
+        : {})
     }
   })
 }
@@ -144,7 +186,8 @@ export const behaviourFromDump = (
   mode: Behaviour["mode"],
   source: string,
   batchMax: number,
-  checkpointInterval: number
+  checkpointInterval: number,
+  reconfig?: { readonly members: number; readonly rotationWindow: number }
 ): Behaviour => {
   const actions = arr(obj(obj(dump, "dump")["counterexample"], "counterexample")["action"], "actions")
   const steps: Array<Step> = []
@@ -163,8 +206,8 @@ export const behaviourFromDump = (
     // one disjunct of older versions of the module that had no name of its own).
     const stop = sent.length === 1 && sent[0]?.type === "STOP" ? sent[0] : undefined
     const unnamed = action["name"] === "GenNext" && stop !== undefined
-    const name = unnamed ? "Stop" : String(action["name"]).replace(/^Gen/, "")
-    const views = replicaViews(postState)
+    const name = unnamed ? "Stop" : (reconfigActionNames[String(action["name"])] ?? String(action["name"]).replace(/^Gen/, ""))
+    const views = replicaViews(postState, reconfig !== undefined)
     replicas = views.length
     if (name === "CrashAll") {
       // The one action without a parameter.
@@ -177,14 +220,16 @@ export const behaviourFromDump = (
       txs = new Set([...txs, tx])
       steps.push({ action: "Submit", tx, sent, post: views })
     } else {
+      const replica = int(context[name === "RequestJoin" ? "j" : "r"], "r") - 1
       const step = Schema.decodeUnknownEither(BehaviourSchema.fields.steps)([
-        { action: name, replica: int(context["r"], "r") - 1, sent, post: views }
+        { action: name, replica, sent, post: views }
       ])
       if (step._tag === "Left") throw new DumpShapeError({ reason: `step ${steps.length + 1}: unexpected action ${name}` })
       steps.push(...step.right)
     }
   }
-  return { goal, source, mode, replicas, batchMax, checkpointInterval, txs: [...txs].sort((a, b) => a - b), steps }
+  const membership = reconfig === undefined ? {} : { members: reconfig.members, rotationWindow: reconfig.rotationWindow }
+  return { goal, source, mode, replicas, batchMax, checkpointInterval, ...membership, txs: [...txs].sort((a, b) => a - b), steps }
 }
 
 /** One step per line: readable diffs when behaviours are regenerated. */
@@ -197,6 +242,8 @@ export const formatBehaviour = (b: Behaviour): string =>
     `  "replicas": ${b.replicas},`,
     `  "batchMax": ${b.batchMax},`,
     ...(b.checkpointInterval === undefined ? [] : [`  "checkpointInterval": ${b.checkpointInterval},`]),
+    ...(b.members === undefined ? [] : [`  "members": ${b.members},`]),
+    ...(b.rotationWindow === undefined ? [] : [`  "rotationWindow": ${b.rotationWindow},`]),
     `  "txs": ${JSON.stringify(b.txs)},`,
     `  "steps": [`,
     b.steps.map((s) => `    ${JSON.stringify(s)}`).join(",\n"),
@@ -218,18 +265,21 @@ const main = Effect.gen(function* () {
     return 0
   }
   const seed = Number(argValue(args, "--seed") ?? 7)
-  const depth = Number(argValue(args, "--depth") ?? 100)
-  const named = args.filter((a, i) => !a.startsWith("--") && !(i > 0 && args[i - 1]?.startsWith("--")))
-  const unknown = named.filter((g) => !isGoal(g))
+  const reconfig = args.includes("--reconfig")
+  const depth = Number(argValue(args, "--depth") ?? (reconfig ? 200 : 100))
+  const named = args.filter((a, i) => !a.startsWith("--") && !(i > 0 && args[i - 1]?.startsWith("--") && args[i - 1] !== "--reconfig"))
+  const known = reconfig ? Object.keys(reconfigGoalModes) : goals
+  const unknown = named.filter((g) => !(reconfig ? isReconfigGoal(g) : isGoal(g)))
   if (unknown.length > 0) {
-    console.log(`unknown goal(s): ${unknown.join(", ")}; the goals are ${goals.join(", ")}`)
+    console.log(`unknown goal(s): ${unknown.join(", ")}; the goals are ${known.join(", ")}`)
     return 2
   }
-  const selected = named.length > 0 ? named.filter(isGoal) : [...goals]
+  const selected = named.length > 0 ? named : [...known]
+  const module = reconfig ? "GenReconfigBehaviours" : "GenBehaviours"
   fs.mkdirSync(outDir, { recursive: true })
   let failed = 0
   for (const goal of selected) {
-    const mode = goalModes[goal]
+    const mode = reconfig ? reconfigGoalModes[goal as ReconfigGoal] : goalModes[goal as Goal]
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "smartchain-behaviour-"))
     const dumpFile = path.join(work, "behaviour.json")
     const run = yield* runJava({
@@ -237,19 +287,21 @@ const main = Effect.gen(function* () {
       jvmOptions: ["-XX:+UseParallelGC", ...commonJvmOptions(tools.value, [path.join(root, "spec")])],
       mainClass: "tlc2.TLC",
       args: ["-simulate", "-depth", String(depth), "-seed", String(seed), "-workers", "1", "-noTE", "-metadir", path.join(work, "states"),
-        "-dumpTrace", "json", dumpFile, "-config", "GenBehaviours.cfg", "GenBehaviours"],
+        "-dumpTrace", "json", dumpFile, "-config", `${module}.cfg`, module],
       cwd: conformanceDir,
       env: { GOAL: goal, MODE: mode },
       timeoutMillis: 20 * 60 * 1000
     })
     const reading = readTlcOutput(run.output, run.exitCode)
-    if (reading.outcome._tag !== "InvariantViolated" || reading.outcome.name !== "GoalNotReached" || !fs.existsSync(dumpFile)) {
+    if (reading.outcome._tag !== "InvariantViolated" || reading.outcome.name !== (reconfig ? "RGoalNotReached" : "GoalNotReached") || !fs.existsSync(dumpFile)) {
       console.log(`${goal}: TLC did not reach the goal (${reading.outcome._tag}) in ${(run.millis / 1000).toFixed(1)}s`)
       failed++
     } else {
-      const source = `TLC -simulate -seed ${seed} -depth ${depth} of conformance/GenBehaviours.tla with GOAL=${goal} MODE=${mode} (scripts/gen-behaviours.ts)`
+      const flag = reconfig ? " --reconfig" : ""
+      const source = `TLC -simulate -seed ${seed} -depth ${depth} of conformance/${module}.tla with GOAL=${goal} MODE=${mode} (scripts/gen-behaviours.ts${flag})`
+      const shape = reconfig ? reconfigShape : undefined
       const behaviour = yield* Effect.try({
-        try: () => behaviourFromDump(JSON.parse(fs.readFileSync(dumpFile, "utf8")), goal, mode, source, batchMax, checkpointIntervalOf(goal)),
+        try: () => behaviourFromDump(JSON.parse(fs.readFileSync(dumpFile, "utf8")), goal, mode, source, batchMax, checkpointIntervalOf(goal), shape),
         catch: (e) => (e instanceof DumpShapeError ? e : new DumpShapeError({ reason: String(e) }))
       })
       fs.writeFileSync(path.join(outDir, `${goal}.json`), formatBehaviour(behaviour))

@@ -8,7 +8,11 @@
 import { Either, ParseResult, Schema } from "effect"
 
 const Int = Schema.Int
-const Batch = Schema.Array(Int)
+/**
+ * A batch: the sorted tx ids of its client transactions, then its membership requests as labels
+ * (`join:j`, `leave:j`, `remove:by:target`, `rotate:j:view`, replicas 0-based), sorted.
+ */
+const Batch = Schema.Array(Schema.Union(Int, Schema.String))
 
 /** One replica's state after a step, as far as the replay compares it. */
 export const ReplicaView = Schema.Struct({
@@ -27,7 +31,11 @@ export const ReplicaView = Schema.Struct({
   certH: Int,
   up: Schema.Boolean,
   /** Its last durable checkpoint height (spec: ckpt); absent in files written before it was recorded. */
-  ckpt: Schema.optional(Int)
+  ckpt: Schema.optional(Int),
+  /** Reconfiguration behaviours only: the installed view id (-1: none yet), the ids of the views it holds keys of, whether it left. */
+  view: Schema.optional(Int),
+  keys: Schema.optional(Schema.Array(Int)),
+  left: Schema.optional(Schema.Boolean)
 })
 export type ReplicaView = typeof ReplicaView.Type
 
@@ -70,7 +78,13 @@ export const ProtocolActionName = Schema.Literal(
   "ReleaseReply",
   "Checkpoint",
   "Crash",
-  "Restart"
+  "Restart",
+  "StateTransfer",
+  "RequestJoin",
+  "RequestLeave",
+  "Rotate",
+  "InstallView",
+  "EraseKeys"
 )
 
 export const Step = Schema.Union(
@@ -92,6 +106,10 @@ export const Behaviour = Schema.Struct({
   batchMax: Int,
   /** The spec's CheckpointInterval, which the replay gives the implementation (absent: its default). */
   checkpointInterval: Schema.optional(Int),
+  /** Reconfiguration behaviours: replicas 0 .. members - 1 form genesis's view, the others are joiners on the allow-list. */
+  members: Schema.optional(Int),
+  /** The spec's RotationWindow (reconfiguration behaviours), which the replay gives the implementation. */
+  rotationWindow: Schema.optional(Int),
   txs: Schema.Array(Int),
   steps: Schema.Array(Step)
 })

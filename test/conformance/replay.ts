@@ -32,6 +32,30 @@
  *                   clients send it their transactions again (the spec's submitted requests
  *                   survive a crash: clients resend until they have a reply)
  *
+ * Reconfiguration behaviours (`members` set; conformance/GenReconfigBehaviours.tla): replicas
+ * 0 .. members - 1 form genesis's view, the others are joiners on the admission list; every
+ * replica has an identity key and its shell's view keys, and inputs are checked by the Verifier
+ * of the view they belong to.
+ *
+ *   RequestJoin(j)   the joiner's shell makes a fresh key for the next view and submits JOIN
+ *                    to every running member
+ *   RequestLeave(r)  the member submits LEAVE to every running member
+ *   Rotate(r)        the core asked for a fresh key (RotateKey) when it executed the change; the
+ *                    shell makes it and submits ROTATE to every running member
+ *   StateTransfer(j) a joiner takes the batch a member decided at its next cid; its
+ *   PersistBlock(j)  stores the block a member wrote, and
+ *   SyncBlocks(j)    syncs its store (a joiner runs no core before its first view)
+ *   InstallView(r)   a member: the core's InstallView event (a member that leaves gets the new
+ *                    view's first decision from a peer's state-transfer answer first); a joiner:
+ *                    its core starts in the view from the blocks it stored, as a restart does
+ *   EraseKeys(r)     the core's EraseKeys event
+ *
+ * The spec's REPLY answers client transactions only: the core's ReleaseReply events for blocks of
+ * membership requests alone are no spec step (counted as `ReleaseReply(requests)`). Post-states
+ * add the installed view, the ids of the view keys the shell holds and `left`; a replica that
+ * left is compared on those only (it takes no further spec step), and a joiner before its first
+ * view on what it fetched, stored and synced.
+ *
  * A sync that covers only the consensus record (the vote and the regency) completes at once: the
  * spec's Accept, StopData and Sync log their state durably and send in one step, and the core
  * holds those messages until that sync. Block and certificate syncs wait for the spec's
@@ -48,7 +72,7 @@
  */
 import { Effect, Either } from "effect"
 import { kvApp, putOp } from "../../src/app/kv.ts"
-import { toHex } from "../../src/chain/bytes.ts"
+import { bytesEqual, toHex } from "../../src/chain/bytes.ts"
 import { batchHash, genesisHash, viewHash } from "../../src/chain/hash.ts"
 import type { ConsensusMessage, Genesis, ReplicaId, Transaction } from "../../src/chain/types.ts"
 import { makeConfig } from "../../src/core/config.ts"
@@ -67,8 +91,18 @@ import { makeMemoryBlockStore } from "../../src/services/blockstore-memory.ts"
 import { nodeCrypto } from "../../src/services/crypto.ts"
 import { InputVerifier } from "../../src/services/verifier.ts"
 import { Prng } from "../sim/prng.ts"
-import type { Keys } from "../sim/world.ts"
-import { chainId, makeWorld, signTx, simLimits } from "../sim/world.ts"
+import type { Keys, World } from "../sim/world.ts"
+import { chainId, keysFrom, makeWorld, signTx, simLimits } from "../sim/world.ts"
+import type { ViewRecord } from "../../src/chain/types.ts"
+import type { ReconfigSetup } from "../../src/reconfiguration/core-views.ts"
+import { faultsTolerated, byzantineQuorum } from "../../src/core/quorum.ts"
+import { installViewEvent } from "../../src/reconfiguration/install-view.ts"
+import { joinerState } from "../../src/reconfiguration/replica-state.ts"
+import { requestJoin } from "../../src/reconfiguration/request-join.ts"
+import { requestLeave } from "../../src/reconfiguration/request-leave.ts"
+import type { Signer as KeySigner } from "../../src/reconfiguration/requests.ts"
+import { rotate } from "../../src/reconfiguration/rotate.ts"
+import { initialViewState, reconfigContext } from "../../src/reconfiguration/view-state.ts"
 import type { Behaviour, ReplicaView, SentMessage, Step } from "./behaviour.ts"
 
 export interface ReplayResult {
@@ -88,11 +122,25 @@ interface Replica {
   /** Events emitted and not yet consumed by a spec step, in order. */
   readonly ahead: Array<TraceEvent>
   /** The batches it decided, by cid (index cid - 1), as sorted tx ids. */
-  readonly decided: Array<ReadonlyArray<number>>
+  readonly decided: Array<ReadonlyArray<Item>>
   readonly store: MemoryBlockStore
   up: boolean
   /** The sync it asked for and that has not completed (the core keeps one in flight). */
   syncSeq: number | undefined
+  /**
+   * Reconfiguration behaviours. A joiner runs no core until it installs its first view (its
+   * `state` is unused until then, `started` false); `keys` are the view keys its shell holds,
+   * `identity` its identity key, `rotateTo` the view its core asked a fresh key for (RotateKey),
+   * and `verifiers` one Verifier per view. `fetched`/`synced` count the blocks a joiner stored
+   * and synced by state transfer.
+   */
+  started: boolean
+  readonly keys: Map<bigint, Keys>
+  readonly identity: Keys | undefined
+  rotateTo: bigint | undefined
+  readonly verifiers: Map<bigint, InputVerifier>
+  fetched: number
+  synced: number
 }
 
 interface Sent {
@@ -106,36 +154,82 @@ class Mismatch {
   constructor(readonly reason: string) {}
 }
 
-const sameBatch = (a: ReadonlyArray<number>, b: ReadonlyArray<number>): boolean =>
+/** A tx id, or a membership request's label (test/conformance/behaviour.ts). */
+type Item = number | string
+
+const sameBatch = (a: ReadonlyArray<Item>, b: ReadonlyArray<Item>): boolean =>
   a.length === b.length && a.every((x, i) => x === b[i])
 
-const show = (b: ReadonlyArray<number>): string => `{${b.join(",")}}`
+const show = (b: ReadonlyArray<Item>): string => `{${b.join(",")}}`
+
+/** Numbers first, ascending, then labels, sorted: the order of the behaviour files. */
+const sortItems = (items: Array<Item>): Array<Item> => [
+  ...items.filter((x): x is number => typeof x === "number").sort((a, b) => a - b),
+  ...items.filter((x): x is string => typeof x === "string").sort()
+]
+
+const keySigner = (k: Keys): KeySigner => ({ publicKey: k.publicKey, sign: (m) => nodeCrypto.sign(k.secret, m) })
+
+/** The seq of a membership request: one per (kind, view), as the reconfiguration simulator numbers them. */
+const requestSeq = (kind: "join" | "leave" | "rotate", viewId: bigint): bigint =>
+  viewId * 1_000_000n + BigInt({ join: 1, leave: 2, rotate: 4 }[kind]) * 100_000n
 
 export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult => {
   // The spec's BatchMax is the implementation's batchTxMax, its CheckpointInterval checkpointInterval.
   const checkpointInterval = behaviour.checkpointInterval ?? simLimits.checkpointInterval
-  const world = makeWorld(new Prng(seed), behaviour.replicas, 1, { ...simLimits, batchTxMax: behaviour.batchMax, checkpointInterval })
+  // Reconfiguration behaviours: genesis's view holds replicas 0 .. members - 1, the others are
+  // joiners on the admission list; members' identity keys sign their requests.
+  const reconfig = behaviour.members !== undefined
+  const members = behaviour.members ?? behaviour.replicas
+  const limits = {
+    ...simLimits,
+    batchTxMax: behaviour.batchMax,
+    checkpointInterval,
+    ...(behaviour.rotationWindow === undefined ? {} : { rotationWindow: behaviour.rotationWindow })
+  }
+  const prng = new Prng(seed)
+  const identities: ReadonlyArray<Keys> = reconfig ? Array.from({ length: behaviour.replicas }, () => keysFrom(prng)) : []
+  const world: World = reconfig
+    ? (() => {
+      const viewKeys = Array.from({ length: members }, () => keysFrom(prng))
+      const view: ViewRecord = {
+        id: 0n,
+        n: members,
+        f: faultsTolerated(members),
+        members: viewKeys.map((k, i) => ({ replica: i, identityKey: (identities[i] as Keys).publicKey, viewKey: k.publicKey, address: `sim:${i}` }))
+      }
+      return { view, viewKeys, clients: [keysFrom(prng)], limits }
+    })()
+    : makeWorld(prng, behaviour.replicas, 1, limits)
   const client = world.clients[0] as Keys
-  const tx = new Map<number, Transaction>()
+  const tx = new Map<Item, Transaction>()
   for (const i of behaviour.txs) tx.set(i, signTx(client, BigInt(i), putOp(Uint8Array.of(i & 0xff, i >> 8), Uint8Array.of(i & 0xff))))
-  const txIdBySeq = (seq: bigint): number => Number(seq)
+  /** Membership requests made so far: transaction key -> label. */
+  const labelOfRequest = new Map<string, string>()
+  const requestKeyOf = (t: Transaction): string => `${toHex(t.client)}:${t.seq}`
+  const itemOf = (t: Transaction): Item =>
+    bytesEqual(t.client, client.publicKey) ? Number(t.seq) : (labelOfRequest.get(requestKeyOf(t)) ?? `unknown:${requestKeyOf(t)}`)
 
-  /** Batches in the implementation: hash -> tx ids, and tx ids -> hash. */
-  const idsByHash = new Map<string, ReadonlyArray<number>>()
-  const hashOf = (ids: ReadonlyArray<number>): string => {
-    const txs = ids.map((i) => tx.get(i) as Transaction)
+  /** Batches in the implementation: hash -> items, and items -> hash. */
+  const idsByHash = new Map<string, ReadonlyArray<Item>>()
+  const hashOf = (ids: ReadonlyArray<Item>): string => {
+    const txs = ids.map((i) => {
+      const t = tx.get(i)
+      if (t === undefined) throw new Mismatch(`the batch ${show(ids)} holds ${String(i)}, which the replay has not submitted`)
+      return t
+    })
     const h = toHex(batchHash(nodeCrypto, txs))
     idsByHash.set(h, ids)
     return h
   }
-  const idsOfTxs = (txs: ReadonlyArray<Transaction>): Array<number> => txs.map((t) => txIdBySeq(t.seq)).sort((a, b) => a - b)
+  const idsOfTxs = (txs: ReadonlyArray<Transaction>): Array<Item> => sortItems(txs.map(itemOf))
 
   const genesis: Genesis = {
     chainId,
     view: world.view,
     persistence: behaviour.mode,
     minters: [client.publicKey],
-    admission: [],
+    admission: identities.slice(members).map((k) => k.publicKey),
     limits: world.limits
   }
   const persistence: PersistenceConfig = {
@@ -145,17 +239,41 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
     viewHash: viewHash(nodeCrypto, world.view),
     machine: genesisMachine(kvApp, nodeCrypto, genesis)
   }
-  const replicas: Array<Replica> = world.view.members.map((m) => {
-    const keys = world.viewKeys[m.replica] as Keys
-    const config = makeConfig({
-      self: m.replica,
+  const context = reconfig ? reconfigContext(nodeCrypto, genesis) : undefined
+  const keyMaps: Array<Map<bigint, Keys>> = Array.from({ length: behaviour.replicas }, (_, r) =>
+    r < members ? new Map([[0n, world.viewKeys[r] as Keys]]) : new Map())
+  const signerFor = (r: number, viewId: bigint) => ({
+    sign: (msg: Uint8Array) => {
+      const k = keyMaps[r]?.get(viewId)
+      if (k === undefined) throw new Mismatch(`replica ${r} signs with its key of view ${viewId}, which it does not hold`)
+      return nodeCrypto.sign(k.secret, msg)
+    }
+  })
+  const setupFor = (r: number): ReconfigSetup | undefined =>
+    context === undefined
+      ? undefined
+      : {
+        context,
+        identityKey: (identities[r] as Keys).publicKey,
+        viewSigner: (viewId) => (keyMaps[r]?.has(viewId) === true ? signerFor(r, viewId) : undefined),
+        erasure: true
+      }
+  const configFor = (r: number, view: ViewRecord) => {
+    const setup = setupFor(r)
+    return makeConfig({
+      self: r,
       chainId,
-      view: world.view,
+      view,
       limits: world.limits,
       crypto: nodeCrypto,
-      signer: { sign: (msg) => nodeCrypto.sign(keys.secret, msg) },
-      persistence
+      signer: signerFor(r, view.id),
+      persistence,
+      ...(setup === undefined ? {} : { reconfig: setup })
     })
+  }
+  const replicas: Array<Replica> = Array.from({ length: behaviour.replicas }, (_, r) => {
+    // A joiner's state is a placeholder (replica 0's initial state) until it starts in its first view.
+    const config = configFor(r < members ? r : 0, world.view)
     return {
       state: initialState(config),
       verifier: new InputVerifier({ chainId, view: world.view, quorum: config.quorum, limits: world.limits, crypto: nodeCrypto }),
@@ -163,7 +281,14 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
       decided: [],
       store: Effect.runSync(makeMemoryBlockStore({ crypto: nodeCrypto })),
       up: true,
-      syncSeq: undefined
+      syncSeq: undefined,
+      started: r < members,
+      keys: keyMaps[r] as Map<bigint, Keys>,
+      identity: identities[r],
+      rotateTo: undefined,
+      verifiers: new Map(),
+      fetched: 0,
+      synced: 0
     }
   })
   const f = replicas[0]!.state.config.f
@@ -178,6 +303,9 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
     const result = Effect.runSync(Effect.either(effect))
     if (Either.isLeft(result)) throw new Mismatch(`storage of replica ${node.state.config.self} failed: ${result.left.message}`)
   }
+
+  /** The first decision of each cid (batch and proof), as a peer's state-transfer answer carries it. */
+  const decisions = new Map<number, Extract<Input, { _tag: "Decided" }>>()
 
   const interpret = (r: ReplicaId, outputs: ReadonlyArray<Output>): void => {
     const node = replicas[r] as Replica
@@ -194,6 +322,7 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
           break
         case "Decide":
           node.decided[Number(out.cid) - 1] = idsOfTxs(out.batch)
+          if (!decisions.has(Number(out.cid))) decisions.set(Number(out.cid), { _tag: "Decided", batch: out.batch, proof: out.proof })
           break
         case "WriteBlock":
         case "WriteCertificate":
@@ -205,6 +334,12 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
           break
         case "SyncRequest":
           node.syncSeq = out.seq
+          break
+        case "RotateKey":
+          node.rotateTo = out.nextViewId
+          break
+        case "EraseViewKeys":
+          for (const v of out.views) node.keys.delete(v)
           break
         default:
           // Replies, state transfer and shared proofs: no spec step here depends on them.
@@ -231,10 +366,38 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
     return p !== undefined && inFlight !== undefined && inFlight.wrote <= p.dur && inFlight.certWrote <= p.certH
   }
 
+  /** The Verifier of the view an input belongs to (reconfiguration: messages of a view the replica's chain installed; undefined: drop). */
+  const verifierFor = (node: Replica, input: Input): InputVerifier | undefined => {
+    if (!reconfig) return node.verifier
+    const st = node.state
+    const history = st.reconfig?.history ?? []
+    const id = input._tag === "Message" ? input.message.viewId : input._tag === "Decided" ? input.proof.viewId : st.config.view.id
+    if (id < st.config.view.id) return undefined
+    const view = history.find((e) => e.record.id === id)?.record
+    if (view === undefined) return undefined
+    let v = node.verifiers.get(id)
+    if (v === undefined) {
+      const previousView = history.find((e) => e.record.id === id - 1n)?.record
+      v = new InputVerifier({
+        chainId,
+        view,
+        ...(previousView === undefined ? {} : { previousView }),
+        quorum: byzantineQuorum(view.n, view.f),
+        limits: world.limits,
+        crypto: nodeCrypto
+      })
+      node.verifiers.set(id, v)
+    }
+    return v
+  }
+
   function feed(r: ReplicaId, input: Input): void {
     const node = replicas[r] as Replica
     if (!node.up) throw new Mismatch(`replica ${r} is down and cannot take an input`)
-    const { accepted } = node.verifier.verify([input])
+    if (!node.started) throw new Mismatch(`replica ${r} has not started and cannot take an input`)
+    const verifier = verifierFor(node, input)
+    if (verifier === undefined) return
+    const { accepted } = verifier.verify([input])
     for (const i of accepted) {
       const result = step(node.state, i)
       node.state = result.state
@@ -351,6 +514,82 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
     return e
   }
 
+  /**
+   * The spec's REPLY messages answer client transactions only: a ReleaseReply event of the core
+   * for blocks that hold membership requests and no client transaction is no spec step. Such
+   * events are consumed (and counted as `ReleaseReply(requests)`), so that the replica's state
+   * is compared again.
+   */
+  const dropRequestReplies = (r: ReplicaId): void => {
+    const node = replicas[r] as Replica
+    for (;;) {
+      const e = take(r, (x) => {
+        if (x.action !== "ReleaseReply") return false
+        for (let h = num(x, "from"); h <= num(x, "height"); h++) if ((node.decided[h - 1] ?? [0]).some((i) => typeof i === "number")) return false
+        return true
+      })
+      if (e === undefined) return
+      events["ReleaseReply(requests)"] = (events["ReleaseReply(requests)"] ?? 0) + 1
+    }
+  }
+
+  const startedMember = (): Replica => {
+    const m = replicas.find((x) => x.started && x.up)
+    if (m === undefined) throw new Mismatch("no member is running")
+    return m
+  }
+
+  /** A membership request enters every running member, as a client's transaction does. */
+  const submitRequest = (t: Transaction, label: string): void => {
+    labelOfRequest.set(requestKeyOf(t), label)
+    tx.set(label, t)
+    for (let r = 0; r < replicas.length; r++) {
+      const x = replicas[r] as Replica
+      if (!x.up || !x.started) continue
+      feed(r, { _tag: "Transaction", tx: t })
+      if (take(r, (ev) => ev.action === "Submit" && ev["txSeq"] === t.seq.toString()) === undefined)
+        throw new Mismatch(`replica ${r} did not emit Submit for the request ${label}`)
+    }
+  }
+
+  /** A joiner stores block h, fetched from a member that wrote it (its state transfer). */
+  const joinerStores = (r: ReplicaId, h: number): TraceEvent | undefined => {
+    const node = replicas[r] as Replica
+    if (h !== node.fetched + 1) return undefined
+    for (const x of replicas) {
+      if (!x.started) continue
+      const read = Effect.runSync(Effect.either(x.store.readBlock(BigInt(h))))
+      if (Either.isLeft(read)) continue
+      if (!sameBatch(idsOfTxs(read.right.transactions), node.decided[h - 1] ?? [])) throw new Mismatch(`joiner ${r} fetched block ${h} with another batch than the one it transferred`)
+      storage(node, node.store.appendBlock(read.right))
+      node.fetched = h
+      return { action: "PersistBlock", replica: r, height: h }
+    }
+    throw new Mismatch(`no member holds block ${h} for joiner ${r}`)
+  }
+
+  /** A joiner starts its core in its first view from the blocks it stored, as a restart does. */
+  const startJoiner = (r: ReplicaId, v: ReplicaView): TraceEvent | undefined => {
+    const node = replicas[r] as Replica
+    const entry = replicas
+      .flatMap((x) => (x.started ? (x.state.reconfig?.history ?? []) : []))
+      .find((x) => x.record.id === BigInt(v.view ?? -1))
+    if (entry === undefined) throw new Mismatch(`joiner ${r} installs view ${v.view}, which no member's chain installed`)
+    const self = entry.record.members.find((m) => node.identity !== undefined && bytesEqual(m.identityKey, node.identity.publicKey))
+    if (self === undefined || self.replica !== r) throw new Mismatch(`joiner ${r} is not member ${r} of view ${v.view}`)
+    const durable = Effect.runSync(Effect.either(loadDurable(node.store)))
+    if (Either.isLeft(durable)) throw new Mismatch(`joiner ${r} cannot read its storage: ${durable.left.message}`)
+    const result = restart(configFor(r, entry.record), durable.right, nowMs[r] ?? 0)
+    if (result.truncateFrom !== undefined) throw new Mismatch(`joiner ${r} found a stored block that does not match (${result.truncateFrom})`)
+    node.state = result.state
+    node.started = true
+    node.decided.length = Number(result.state.lastDecidedCid)
+    // The restart step's outputs, without its Restart event: a joiner starts, it does not restart.
+    interpret(r, result.outputs.filter((o) => !(o._tag === "Trace" && o.event.action === "Restart")))
+    if (node.syncSeq !== undefined && recordOnlySync(node)) completeSync(r)
+    return { action: installViewEvent, replica: r, view: Number(entry.record.id), members: entry.record.members.map((m) => m.replica), left: false, height: Number(entry.installedAt) }
+  }
+
   const stepFor = (s: Extract<Step, { replica: number }>, post: ReadonlyArray<ReplicaView>): void => {
     const r = s.replica
     const node = replicas[r] as Replica
@@ -458,6 +697,10 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
         break
       }
       case "PersistBlock": {
+        if (!node.started) {
+          e = joinerStores(r, post[r]!.wrote)
+          break
+        }
         const h = post[r]!.wrote
         const batch = post[r]!.chain[h - 1] ?? []
         // The replica writes the block once it holds the canonical proof: late ACCEPTs for it.
@@ -466,6 +709,12 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
         break
       }
       case "SyncBlocks": {
+        if (!node.started) {
+          storage(node, node.store.sync())
+          node.synced = node.fetched
+          e = node.synced === post[r]!.dur ? { action: "SyncBlocks", replica: r, height: node.synced } : undefined
+          break
+        }
         const h = post[r]!.dur
         e = until(r, (x) => x.action === "SyncBlocks" && num(x, "height") === h, [1, 2, 3].map(() => () => void completeSync(r)))
         break
@@ -499,6 +748,73 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
         e = take(r, (x) => x.action === "Checkpoint" && num(x, "height") === h)
         break
       }
+      case "RequestJoin": {
+        // The joiner's shell makes a fresh key for the next view and submits JOIN to every member.
+        const member = startedMember()
+        const view = member.state.reconfig?.chain.view
+        if (view === undefined || node.identity === undefined) throw new Mismatch("RequestJoin without reconfiguration")
+        const key = keysFrom(prng)
+        node.keys.set(view.id + 1n, key)
+        const made = requestJoin(joinerState(r, node.identity.publicKey), { ...initialViewState(genesis), view }, chainId, keySigner(node.identity), keySigner(key), `sim:${r}`, requestSeq("join", view.id))
+        submitRequest(made.transaction, `join:${r}`)
+        e = made.event
+        break
+      }
+      case "RequestLeave": {
+        const cv = node.state.reconfig
+        if (cv === undefined || node.identity === undefined) throw new Mismatch("RequestLeave without reconfiguration")
+        const made = requestLeave(cv.local, cv.chain, chainId, keySigner(node.identity), requestSeq("leave", cv.chain.view.id))
+        submitRequest(made.transaction, `leave:${r}`)
+        e = made.event
+        break
+      }
+      case "Rotate": {
+        // The core asked for a fresh key (RotateKey) when it executed the change; the shell makes
+        // it and submits ROTATE, signed by the identity key and the current and the fresh view key.
+        const cv = node.state.reconfig
+        const next = node.rotateTo
+        const current = cv === undefined ? undefined : node.keys.get(cv.chain.view.id)
+        if (cv === undefined || next === undefined || current === undefined || node.identity === undefined)
+          throw new Mismatch(`replica ${r}'s core did not ask for a fresh key (RotateKey) before the spec's Rotate`)
+        const fresh = keysFrom(prng)
+        node.keys.set(next, fresh)
+        node.rotateTo = undefined
+        const made = rotate(cv.local, cv.chain, chainId, keySigner(node.identity), keySigner(current), keySigner(fresh), requestSeq("rotate", next))
+        submitRequest(made.transaction, `rotate:${r}:${next}`)
+        e = made.event
+        break
+      }
+      case "InstallView": {
+        const v = post[r]!
+        if (node.started) {
+          // A member that is not in the new view leaves once that view has taken over: it asks
+          // for state (RequestState) and learns the decision of the view's first cid, with its
+          // proof of q ACCEPTs of the new view, from a peer's answer.
+          const answer = v.left === true ? decisions.get(Number(node.state.lastDecidedCid) + 1) : undefined
+          const transfer = answer === undefined ? [] : [() => feed(r, answer)]
+          e = until(r, (x) => x.action === "InstallView" && num(x, "view") === v.view && x["left"] === v.left, transfer)
+          // That answer is the core's StateTransfer of the view's first cid: the spec's leaver
+          // reads the ACCEPTs in msgs (TakenOver) and takes no step for it.
+          if (answer !== undefined && e !== undefined)
+            take(r, (x) => x.action === "StateTransfer" && num(x, "cid") === Number(answer.proof.cid) && x["via"] === "peer")
+        } else e = startJoiner(r, v)
+        break
+      }
+      case "EraseKeys": {
+        e = take(r, (x) => x.action === "EraseKeys")
+        break
+      }
+      case "StateTransfer": {
+        // A joiner fetches the decided batch of its next cid from a member.
+        if (node.started) throw new Mismatch(`replica ${r} takes the spec's StateTransfer: not generated for members`)
+        const cid = post[r]!.chain.length
+        const batch = post[r]!.chain[cid - 1] ?? []
+        const held = replicas.some((x) => x.started && x.up && sameBatch(x.decided[cid - 1] ?? [], batch))
+        if (!held) throw new Mismatch(`no member decided ${show(batch)} at cid ${cid} for joiner ${r} to fetch`)
+        node.decided[cid - 1] = batch
+        e = { action: "StateTransfer", replica: r, cid }
+        break
+      }
       case "Crash": {
         e = crash([r], false)
         break
@@ -521,6 +837,13 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
     const node = replicas[r] as Replica
     const st = node.state
     const where = `replica ${r}`
+    if (v.left === true && st.reconfig?.local.left === true) {
+      // A replica that left takes no further step in the spec; the implementation's left replica
+      // decided the new view's first cid (how it knew the view took over) and does nothing more.
+      compareMembership(r, v)
+      statesCompared++
+      return
+    }
     if (node.decided.length !== v.chain.length) throw new Mismatch(`${where} decided ${node.decided.length} cids, the spec ${v.chain.length}`)
     v.chain.forEach((b, i) => {
       if (!sameBatch(node.decided[i] ?? [], b)) throw new Mismatch(`${where} decided ${show(node.decided[i] ?? [])} at cid ${i + 1}, the spec ${show(b)}`)
@@ -541,6 +864,34 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
       throw new Mismatch(`${where} wrote/synced/certified ${p.wrote}/${p.dur}/${p.certH}, the spec ${v.wrote}/${v.dur}/${v.certH}`)
     const ckpt = Number(durableCheckpoint(p, st.config.limits.checkpointInterval))
     if (v.ckpt !== undefined && ckpt !== v.ckpt) throw new Mismatch(`${where} has its last durable checkpoint at ${ckpt}, the spec at ${v.ckpt}`)
+    compareMembership(r, v)
+    statesCompared++
+  }
+
+  /** Reconfiguration: the installed view, the view keys held, and whether it left. */
+  const compareMembership = (r: ReplicaId, v: ReplicaView): void => {
+    const node = replicas[r] as Replica
+    const where = `replica ${r}`
+    const local = node.state.reconfig?.local
+    if (v.view !== undefined && node.started && Number(local?.view ?? -1) !== v.view)
+      throw new Mismatch(`${where} installed view ${local?.view ?? "none"}, the spec view ${v.view}`)
+    if (v.view !== undefined && node.started && local?.left !== true && Number(node.state.config.view.id) !== v.view)
+      throw new Mismatch(`${where} runs in view ${node.state.config.view.id}, the spec in view ${v.view}`)
+    if (v.keys !== undefined && node.started) {
+      const held = [...node.keys.keys()].map(Number).sort((a, b) => a - b)
+      if (held.join(",") !== v.keys.join(",")) throw new Mismatch(`${where} holds keys of views [${held.join(",")}], the spec [${v.keys.join(",")}]`)
+    }
+    if (v.left !== undefined && (node.state.reconfig?.local.left === true) !== v.left) throw new Mismatch(`${where} left=${!v.left}, the spec left=${v.left}`)
+  }
+
+  /** A joiner before its first view: the batches it fetched, the blocks it stored and synced. */
+  const compareJoiner = (r: ReplicaId, v: ReplicaView): void => {
+    const node = replicas[r] as Replica
+    const where = `joiner ${r}`
+    if (v.view !== undefined && v.view !== -1) throw new Mismatch(`${where} has not started, the spec installed view ${v.view}`)
+    if (node.decided.length !== v.chain.length || v.chain.some((b, i) => !sameBatch(node.decided[i] ?? [], b)))
+      throw new Mismatch(`${where} fetched ${node.decided.map(show).join(" ")}, the spec ${v.chain.map(show).join(" ")}`)
+    if (node.fetched !== v.wrote || node.synced !== v.dur) throw new Mismatch(`${where} stored/synced ${node.fetched}/${node.synced}, the spec ${v.wrote}/${v.dur}`)
     statesCompared++
   }
 
@@ -552,7 +903,7 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
         if (t === undefined) throw new Mismatch(`transaction ${s.tx} is not in the behaviour's txs`)
         submittedTxs.push(s.tx)
         for (let r = 0; r < replicas.length; r++) {
-          if (!(replicas[r] as Replica).up) continue
+          if (!(replicas[r] as Replica).up || !(replicas[r] as Replica).started) continue
           feed(r, { _tag: "Transaction", tx: t })
           if (take(r, (x) => x.action === "Submit" && x["txSeq"] === String(s.tx)) === undefined)
             throw new Mismatch(`replica ${r} did not emit Submit for transaction ${s.tx}`)
@@ -566,10 +917,12 @@ export const replayBehaviour = (behaviour: Behaviour, seed = 1): ReplayResult =>
         events["CrashAll"] = (events["CrashAll"] ?? 0) + 1
       } else stepFor(s, s.post)
       specMsgs.push(...s.sent)
+      if (reconfig) replicas.forEach((_, r) => dropRequestReplies(r))
       s.post.forEach((v, r) => {
         const node = replicas[r] as Replica
         if (node.up !== v.up) throw new Mismatch(`replica ${r} is ${node.up ? "running" : "down"}, in the spec ${v.up ? "running" : "down"}`)
-        if (node.up && node.ahead.length === 0) compare(r, v)
+        if (node.up && !node.started) compareJoiner(r, v)
+        else if (node.up && node.ahead.length === 0) compare(r, v)
       })
       matched++
     }

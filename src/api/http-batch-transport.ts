@@ -289,7 +289,8 @@ export const makeHttpBatchHub = (options: HttpBatchOptions): Effect.Effect<HttpB
             const failures: Array<ClientSendError> = []
             let left = members.length
             if (left === 0) return resume(Effect.succeed(failures))
-            const toAll = memberIds.every((r) => members.includes(r))
+            // "Sent to all" only if every member the client sends to can be reached, and they are all the hub knows.
+            const toAll = memberIds.every((r) => members.includes(r)) && members.every((r) => options.urls.has(r))
             for (const to of members)
               enqueue(
                 to,

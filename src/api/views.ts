@@ -19,7 +19,7 @@ import { Effect, Either, Option, Schema } from "effect"
 import { toHex } from "../chain/bytes.ts"
 import type { ChainCrypto } from "../chain/crypto.ts"
 import { U64FromDecimal, ViewRecordJson } from "../chain/genesis-json.ts"
-import { resultHash, viewHash } from "../chain/hash.ts"
+import { resultLeaves } from "../chain/reply.ts"
 import { merkleProof } from "../chain/merkle.ts"
 import type { ViewRecord } from "../chain/types.ts"
 import type { ChainView } from "../node/chain.ts"
@@ -52,7 +52,7 @@ export const viewChangesJson = (crypto: ChainCrypto, chain: ChainView, history: 
         break
       }
       const certificate = yield* chain.certificate(entry.installedAt)
-      const leaves = [...block.results.map((r) => resultHash(crypto, r)), viewHash(crypto, block.newView.value)]
+      const leaves = resultLeaves(crypto, block)
       changes.push({
         header: headerJson(block.header),
         certificate: certificate === undefined ? null : certificateJson(certificate),

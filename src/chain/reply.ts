@@ -126,7 +126,8 @@ export const merklePaths = (crypto: ChainCrypto, leaves: ReadonlyArray<Uint8Arra
   return paths
 }
 
-const resultLeaves = (crypto: ChainCrypto, block: T.Block): Array<Uint8Array> => {
+/** The leaves of a block's results tree: each result's hash, then the new view's hash if it installs one. */
+export const resultLeaves = (crypto: ChainCrypto, block: T.Block): Array<Uint8Array> => {
   const leaves = block.results.map((r) => resultHash(crypto, r))
   if (block.newView._tag === "Some") leaves.push(viewHash(crypto, block.newView.value))
   return leaves

@@ -98,6 +98,8 @@ const awaitResult = (urls: ReadonlyArray<string>, tx: Transaction, waitMs: numbe
         const r = Schema.decodeUnknownEither(TxResult)(got.right.json, { onExcessProperty: "ignore" })
         if (Either.isRight(r)) return { height: r.right.height, result: new Uint8Array(Buffer.from(r.right.result, "hex")) }
       }
+      // Replicas that refuse at once (down, restarting) are asked again after a pause, not in a busy loop.
+      yield* Effect.sleep(250)
     }
     return undefined
   })

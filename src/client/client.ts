@@ -281,8 +281,8 @@ export const makeClient = (config: ClientConfig, transport: ClientTransport): Ef
         return Effect.asVoid(
           Effect.forkIn(
             Effect.gen(function* () {
-              yield* syncViews
-              syncing = false
+              // Reset however the sync ends: held replies are offered after the next one.
+              yield* syncViews.pipe(Effect.ensuring(Effect.sync(() => (syncing = false))))
               const again = held.splice(0, held.length)
               for (const r of again) yield* offer(r)
             }),

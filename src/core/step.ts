@@ -10,7 +10,7 @@ import { hashBatch } from "../ordering/batch.ts"
 import { canDecide, decidable, decide } from "../ordering/decide.ts"
 import { canPropose, propose } from "../ordering/propose.ts"
 import { submit } from "../ordering/submit.ts"
-import { canRecoverWritten, canWrite, recoverWritten, write } from "../ordering/write.ts"
+import { canRecoverWritten, canWrite, isLeaderProposal, recoverWritten, write } from "../ordering/write.ts"
 import { canWriteSyncedValue, checkSync, resume, wantsSync, writeSyncedValue } from "../synchronization/resume.ts"
 import { canInstall, installRegency } from "../synchronization/stop-data.ts"
 import {
@@ -137,15 +137,7 @@ const settleOrdering = (state: ReplicaState, fx: Emitter): void => {
 /** A PROPOSE from the regency's leader that may bring back the batch of a value written before a crash. */
 const mayRecoverWritten = (state: ReplicaState, from: ReplicaId, message: Propose): boolean => {
   const r = regencyKey(message.regency)
-  return (
-    isActive(state) &&
-    message.viewId === state.config.view.id &&
-    message.cid === state.instance.cid &&
-    message.regency === state.regency &&
-    from === leaderOf(state.config, message.regency) &&
-    state.instance.wroteIn.has(r) &&
-    !state.instance.proposals.has(r)
-  )
+  return isLeaderProposal(state, from, message) && state.instance.wroteIn.has(r) && !state.instance.proposals.has(r)
 }
 
 const noteCid = (state: ReplicaState, from: ReplicaId, cid: bigint): void => {

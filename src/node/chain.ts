@@ -18,8 +18,8 @@
  */
 import { Effect, Option } from "effect"
 import type { ChainCrypto } from "../chain/crypto.ts"
-import { resultHash, txHash, viewHash } from "../chain/hash.ts"
-import { merklePaths } from "../chain/reply.ts"
+import { txHash } from "../chain/hash.ts"
+import { merklePaths, resultLeaves } from "../chain/reply.ts"
 import type { Block, Certificate, Transaction } from "../chain/types.ts"
 import type { ReplyOutput } from "../core/io.ts"
 import { txKey } from "../core/state.ts"
@@ -304,9 +304,7 @@ export class NodeChain implements ChainView {
       if (tx === undefined || result === undefined) return Effect.succeed(undefined)
       if (cached.paths === undefined) {
         const txHashes = block.transactions.map((t) => txHash(crypto, t))
-        const resultLeaves = block.results.map((r) => resultHash(crypto, r))
-        if (block.newView._tag === "Some") resultLeaves.push(viewHash(crypto, block.newView.value))
-        cached.paths = { tx: merklePaths(crypto, txHashes), result: merklePaths(crypto, resultLeaves), txHashes }
+        cached.paths = { tx: merklePaths(crypto, txHashes), result: merklePaths(crypto, resultLeaves(crypto, block)), txHashes }
       }
       const paths = cached.paths
       return Effect.map(this.certificate(at.height), (certificate) => ({

@@ -21,11 +21,10 @@
  */
 import { Effect, Either, Option, Schema } from "effect"
 import { bytesEqual, fromHex, toHex } from "../chain/bytes.ts"
-import { commitSigningBytes, decodeBlock, decodeCertificate } from "../chain/encoding.ts"
-import { headerHash } from "../chain/hash.ts"
+import { decodeBlock, decodeCertificate } from "../chain/encoding.ts"
+import { checkHeaderCertificate, trustedView } from "../chain/reply.ts"
 import type { Block, Certificate, Genesis, Member, Transaction, ViewRecord } from "../chain/types.ts"
 import { ChainVerifier } from "../chain/verify.ts"
-import { byzantineQuorum } from "../core/quorum.ts"
 import { transactionJson } from "../api/json.ts"
 import type { BlockStoreApi } from "../services/blockstore.ts"
 import { openLevelBlockStore } from "../services/blockstore.ts"
@@ -105,18 +104,9 @@ const fetchBlock = (base: string, height: bigint) =>
 const ViewId = Schema.Struct({ id: Schema.String })
 const TxResult = Schema.Struct({ height: Schema.String, result: Schema.String })
 
-/** q valid COMMITs of `view` on `block`'s header. */
-const certifies = (crypto: CryptoImpl, chainId: string, view: ViewRecord, block: Block, c: Certificate): boolean => {
-  if (c.height !== block.header.height || c.viewId !== view.id || !bytesEqual(c.headerHash, headerHash(crypto, block.header))) return false
-  const message = commitSigningBytes(chainId, c)
-  const seen = new Set<number>()
-  for (const s of c.commits) {
-    const key = view.members.find((m) => m.replica === s.replica)?.viewKey
-    if (key === undefined || seen.has(s.replica) || !crypto.verify(key, message, s.signature)) return false
-    seen.add(s.replica)
-  }
-  return seen.size >= byzantineQuorum(view.n, view.f)
-}
+/** q valid COMMITs of `view` on `block`'s header (which must name `view`). */
+const certifies = (crypto: CryptoImpl, chainId: string, view: ViewRecord, block: Block, c: Certificate): boolean =>
+  Either.isRight(checkHeaderCertificate(crypto, trustedView(crypto, chainId, view), block.header, c))
 
 interface Progress {
   verifier: ChainVerifier

@@ -78,7 +78,7 @@ import type { NodeConfig } from "./config.ts"
 import { NodeConfigError } from "./config.ts"
 import { NodeMetrics } from "./metrics.ts"
 import { joinNetwork } from "./joiner.ts"
-import { installedViews, NodeViewKeys, nodeReconfigSetup, peersOfViews, viewFollower, viewsVerifierLayer } from "./views.ts"
+import { installedViewRecord, installedViews, NodeViewKeys, nodeReconfigSetup, peersOfViews, viewFollower, viewsVerifierLayer } from "./views.ts"
 import type { CoinState } from "../app/coin.ts"
 import type { RecoveryOutcome } from "./transfer.ts"
 import { positionOf, storeRecovered, TransferHost } from "./transfer.ts"
@@ -357,7 +357,7 @@ export const startNode = (
     const transfer = new TransferHost<CoinState>(
       {
         store,
-        viewOf: (id) => installedViews(theShell.state()).find((v) => v.record.id === id)?.record,
+        viewOf: (id) => installedViewRecord(theShell.state(), id),
         checkpointInterval: genesis.limits.checkpointInterval,
         servedHeight: () => (mode === "memory" ? 0n : chain.durableHeight()),
         payloadBytesMax: transport.manager.limits.frameBytesMax - channelOverheadBytes
@@ -496,15 +496,13 @@ export const startNode = (
       while (transport.manager.connectedPeers().length < others && Date.now() < waitUntil) yield* Effect.sleep("20 millis")
       const height = beginning.summary?.blocks ?? 0
       const head = height === 0 ? undefined : beginning.durable?.blocks[height - 1]
-      const views = installedViews(theShell.state())
-      const viewOf = (id: bigint) => views.find((v) => v.record.id === id)?.record
       const outcome = yield* transfer.recover({
         crypto,
         genesis,
         app: coinApp,
         view,
         self: replica,
-        local: positionOf(crypto, genesis, (head === undefined ? undefined : viewOf(head.header.viewId)) ?? genesis.view, head),
+        local: positionOf(crypto, genesis, (head === undefined ? undefined : installedViewRecord(theShell.state(), head.header.viewId)) ?? genesis.view, head),
         requestTimeoutMs: genesis.limits.requestTimeoutMs,
         statusRoundsMax: transferStatusRoundsMax
       })

@@ -45,11 +45,10 @@ import { checkHeaderCertificate, trustedView } from "../chain/reply.ts"
 import type { Block, BlockHeader, Certificate, Genesis, ReplicaId, ViewRecord } from "../chain/types.ts"
 import type { ChainPosition } from "../chain/verify.ts"
 import { ChainVerifier } from "../chain/verify.ts"
-import type { Application } from "../app/application.ts"
 import { encodePayload } from "../net/payload.ts"
 import { checkpointHeightAt } from "../persistence/checkpoint.ts"
-import type { StateTransferCounters, StateTransferMessage, StateTransferOutput, Target } from "../persistence/state-transfer.ts"
-import { StateTransferSession } from "../persistence/state-transfer.ts"
+import type { StateTransferConfig, StateTransferCounters, StateTransferMessage, StateTransferOutput, Target } from "../persistence/state-transfer.ts"
+import { positionAfterClaim, StateTransferSession } from "../persistence/state-transfer.ts"
 import type { BlockStoreApi } from "../services/blockstore-core.ts"
 import { readRangeBlocksMax } from "../services/blockstore-core.ts"
 
@@ -212,17 +211,9 @@ export type RecoveryOutcome =
   | { readonly _tag: "Nothing"; readonly target: Target }
   | { readonly _tag: "Failed"; readonly reason: string }
 
-export interface RecoveryConfig<S> {
-  readonly crypto: ChainCrypto
-  readonly genesis: Genesis
-  readonly app: Application<S>
-  readonly view: ViewRecord
-  readonly self: ReplicaId
-  /** Where the node's own verified chain ends. */
-  readonly local: ChainPosition
+/** The session's settings it passes on (`local`: where the node's own verified chain ends), and its own. */
+export interface RecoveryConfig<S> extends Pick<StateTransferConfig<S>, "crypto" | "genesis" | "app" | "view" | "self" | "local" | "statusRoundsMax"> {
   readonly requestTimeoutMs: number
-  /** Status rounds before the session gives up (default that of the session). */
-  readonly statusRoundsMax?: number
   /** Blocks per history request. Default 64. */
   readonly rangeBlocks?: number
   /** Failed history requests before the recovery gives up. Default 12. */
@@ -235,15 +226,7 @@ export interface RecoveryConfig<S> {
  */
 export const positionOf = (crypto: ChainCrypto, genesis: Genesis, view: ViewRecord, head: Block | undefined): ChainPosition => {
   if (head === undefined) return { height: 0n, headHash: genesisHash(crypto, genesis), view, lastReconfigHeight: 0n, lastCheckpointHeight: 0n }
-  const installed = head.newView
-  return {
-    height: head.header.height,
-    headHash: headerHash(crypto, head.header),
-    view: Option.getOrElse(installed, () => view),
-    ...(Option.isSome(installed) ? { headView: view } : {}),
-    lastReconfigHeight: head.header.lastReconfigHeight,
-    lastCheckpointHeight: head.header.lastCheckpointHeight
-  }
+  return positionAfterClaim(crypto, { header: head.header, view, nextView: head.newView })
 }
 
 interface History {

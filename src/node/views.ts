@@ -147,6 +147,9 @@ export const nodeReconfigSetup = (crypto: CryptoImpl, genesis: Genesis, identity
 export const installedViews = (state: ReplicaState): ReadonlyArray<{ readonly record: ViewRecord; readonly installedAt: bigint }> =>
   state.reconfig?.history ?? [{ record: state.config.view, installedAt: 0n }]
 
+/** The record of view `id`, if the replica's chain installed it. */
+export const installedViewRecord = (state: ReplicaState, id: bigint): ViewRecord | undefined => installedViews(state).find((v) => v.record.id === id)?.record
+
 /** The peers of a node: every member of every view its chain installed (the last address of each replica wins). */
 export const peersOfViews = (views: ReadonlyArray<{ readonly record: ViewRecord }>): ReadonlyArray<PeerEntry> => {
   const byReplica = new Map<number, Member>()

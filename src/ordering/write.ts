@@ -15,13 +15,17 @@ import { batchProblem } from "./batch.ts"
 
 export const writeEvent = "Write" as const
 
-/** Whether PROPOSE `message` from `from` makes this replica write. */
-export const canWrite = (state: ReplicaState, from: ReplicaId, message: Propose): boolean =>
+/** Whether `message` is the installed regency's leader's PROPOSE for the open instance. */
+export const isLeaderProposal = (state: ReplicaState, from: ReplicaId, message: Propose): boolean =>
   isActive(state) &&
   message.viewId === state.config.view.id &&
   message.cid === state.instance.cid &&
   message.regency === state.regency &&
-  from === leaderOf(state.config, message.regency) &&
+  from === leaderOf(state.config, message.regency)
+
+/** Whether PROPOSE `message` from `from` makes this replica write. */
+export const canWrite = (state: ReplicaState, from: ReplicaId, message: Propose): boolean =>
+  isLeaderProposal(state, from, message) &&
   !state.instance.proposals.has(regencyKey(message.regency)) &&
   !state.instance.wroteIn.has(regencyKey(message.regency)) &&
   batchProblem(state, message.batch) === undefined

@@ -20,7 +20,7 @@ import type { Emitter } from "../core/emitter.ts"
 import type { ReplicaState } from "../core/state.ts"
 import { canonicalProof, finalizeBlock, withPrevCertificate } from "./block.ts"
 import { certificateFor } from "./certify.ts"
-import { checkpointHeightAt } from "./checkpoint.ts"
+import { durableCheckpoint } from "./sync-blocks.ts"
 import { persistBlockEvent, signersOf } from "./persist-block.ts"
 import type { DecidedBlock, PersistenceState } from "./state.ts"
 import { heightKey } from "./state.ts"
@@ -97,8 +97,7 @@ const rewrite = (state: ReplicaState, p: PersistenceState, fx: Emitter, proof: D
   // The block is cut from storage and synced again. At the spec's level it is the same block, so
   // the checkpoints its earlier sync made durable stay counted (spec: ckpt never goes down).
   if (p.dur >= h) {
-    const durable = checkpointHeightAt(p.dur, state.config.limits.checkpointInterval)
-    if (durable > p.ckpt) p.ckpt = durable
+    p.ckpt = durableCheckpoint(p, state.config.limits.checkpointInterval)
     p.dur = h - 1n
   }
   if (p.commitH >= h) p.commitH = h - 1n

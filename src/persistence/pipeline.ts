@@ -20,7 +20,7 @@ import { acceptSigningBytes } from "../chain/encoding.ts"
 import type { Accept, DecisionProof, ReplicaId, Transaction } from "../chain/types.ts"
 import { assert } from "../core/assert.ts"
 import type { Emitter } from "../core/emitter.ts"
-import type { Output, ReplyOutput } from "../core/io.ts"
+import type { Output } from "../core/io.ts"
 import type { ReplicaState } from "../core/state.ts"
 import { regencyKey } from "../core/state.ts"
 import { executeBatch } from "./block.ts"
@@ -29,7 +29,7 @@ import { canCommit, commitMessage, commit, commitWindow } from "./commit.ts"
 import { encodeConsensusRecord, recordDecidedMax, recordWritten } from "./consensus-record.ts"
 import { fullProof, shareDecided } from "./converge.ts"
 import { canPersistBlock, persistBlock } from "./persist-block.ts"
-import { canReleaseReply, releaseReply } from "./release-reply.ts"
+import { blockReplies, canReleaseReply, releaseReply } from "./release-reply.ts"
 import type { PersistenceState } from "./state.ts"
 import { canRequestSync, requestSync } from "./sync-blocks.ts"
 import { executeBlockViews, ownsHeight, resetOrdering, takeKeptCertificates } from "../reconfiguration/core-views.ts"
@@ -57,16 +57,7 @@ export const afterDecision = (state: ReplicaState, batch: ReadonlyArray<Transact
   p.machine = executed.machine
   p.height = h
   p.unwritten.push(decided)
-  const replies: Array<ReplyOutput> = batch.map((tx, index) => ({
-    _tag: "Reply",
-    viewId: decided.view?.viewId ?? state.config.view.id,
-    client: tx.client,
-    seq: tx.seq,
-    height: h,
-    index,
-    result: decided.results[index] as Uint8Array
-  }))
-  p.replies.push({ height: h, replies })
+  p.replies.push({ height: h, replies: blockReplies(decided.view?.viewId ?? state.config.view.id, h, batch, decided.results) })
 }
 
 /** A verified ACCEPT for an instance this replica decided and has not written: one more signature to choose from. */

@@ -8,7 +8,7 @@
  * releasable (strong mode: blocks synced before the crash whose certificate was not), so that they
  * leave once their certificates are synced, as they would have without the crash.
  */
-import type { Block } from "../chain/types.ts"
+import type { Block, Transaction } from "../chain/types.ts"
 import { assert } from "../core/assert.ts"
 import type { Emitter } from "../core/emitter.ts"
 import type { ReplyOutput } from "../core/io.ts"
@@ -39,20 +39,20 @@ export const releaseReply = (state: ReplicaState, fx: Emitter): void => {
   assert(p.releasedH <= upTo, "no reply before its mode's condition")
 }
 
-/**
- * The replies of a stored block, as the pipeline queued them when it executed the block (the
- * results are the block's own).
- */
+/** The replies of the block at `height`: one per transaction, with its result. */
+export const blockReplies = (
+  viewId: bigint,
+  height: bigint,
+  transactions: ReadonlyArray<Transaction>,
+  results: ReadonlyArray<Uint8Array>
+): Array<ReplyOutput> => {
+  assert(results.length === transactions.length, "a block has one result per transaction")
+  return transactions.map((tx, index) => ({ _tag: "Reply", viewId, client: tx.client, seq: tx.seq, height, index, result: results[index]! }))
+}
+
+/** The replies of a stored block, as the pipeline queued them when it executed the block. */
 export const storedReplies = (block: Block): ReadonlyArray<ReplyOutput> =>
-  block.transactions.map((tx, index) => ({
-    _tag: "Reply",
-    viewId: block.header.viewId,
-    client: tx.client,
-    seq: tx.seq,
-    height: block.header.height,
-    index,
-    result: block.results[index] ?? new Uint8Array(0)
-  }))
+  blockReplies(block.header.viewId, block.header.height, block.transactions, block.results)
 
 /**
  * Restart: queues the replies of the replayed blocks above `releasedH` (up to the executed height,

@@ -253,7 +253,7 @@ const claimKey = (crypto: ChainCrypto, claim: CheckpointClaim): string =>
   `${toHex(headerHash(crypto, claim.header))}/${Option.isSome(claim.nextView) ? toHex(viewHash(crypto, claim.nextView.value)) : "-"}`
 
 /** The chain position right after a checkpoint block. */
-export const positionAfterClaim = (crypto: ChainCrypto, claim: CheckpointClaim): ChainPosition => ({
+export const positionAfterClaim = (crypto: ChainCrypto, claim: Pick<CheckpointClaim, "header" | "view" | "nextView">): ChainPosition => ({
   height: claim.header.height,
   headHash: headerHash(crypto, claim.header),
   view: Option.getOrElse(claim.nextView, () => claim.view),

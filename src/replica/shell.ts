@@ -197,14 +197,12 @@ export const makeShell = (config: ReplicaConfig, options: ShellOptions = {}): Sh
         case "RequestState":
           return Effect.forEach(others, (to) => transport.send(to, { _tag: "StateRequest", fromCid: out.fromCid }), { discard: true })
         case "Decide":
-          return Effect.sync(() => {
-            log.push({ batch: out.batch, proof: out.proof })
-            options.onDecide?.(out.cid, out.batch)
-          })
+        case "Reply":
+        case "ReplyAgain":
+          // Always synchronous: `interpretNow` performs them.
+          return Effect.sync(() => void interpretNow(out))
         case "Trace":
           return Effect.flatMap(clock.nowMs, (t) => traceSink.write(t, out.event))
-        case "ReplyAgain":
-          return Effect.sync(() => void metrics.repliesAgain++)
         case "WriteBlock":
         case "WriteCertificate":
         case "WriteRecord":
@@ -223,8 +221,6 @@ export const makeShell = (config: ReplicaConfig, options: ShellOptions = {}): Sh
           )
           return Effect.asVoid(Effect.fork(Effect.zipRight(attempt, synced)))
         }
-        case "Reply":
-          return Effect.sync(() => options.onReply?.(out))
         case "ShareDecided": {
           const d = out.certificate === undefined ? { batch: out.batch, proof: out.proof } : { batch: out.batch, proof: out.proof, certificate: out.certificate }
           return Effect.forEach(others, (to) => transport.send(to, { _tag: "StateReply", decided: [d] }), { discard: true })
@@ -247,7 +243,7 @@ export const makeShell = (config: ReplicaConfig, options: ShellOptions = {}): Sh
     // Effect.forEach costs more than several of them).
     const interpret = (outputs: ReadonlyArray<Output>) =>
       Effect.gen(function* () {
-        for (const out of outputs) yield* interpretOne(out)
+        for (const out of outputs) if (!interpretNow(out)) yield* interpretOne(out)
       })
 
     /** Decided instances from `fromCid` on in the log of this run (which starts after what a restart replayed). */

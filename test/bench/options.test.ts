@@ -3,32 +3,13 @@
 // out of range), loads come out ascending; `smartchain bench --help` lists every option and a bad
 // option makes the command exit 1 with one line, before any replica starts; the quantile and
 // /proc CPU readers return sound values.
-import { Command } from "@effect/cli"
-import { NodeContext } from "@effect/platform-node"
-import { describe, expect, it, vi } from "@effect/vitest"
-import { Effect, Either } from "effect"
+import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
 import { loadMax, parseBenchOptions, processCpuMs, quantile } from "../../bench/cluster.ts"
-import { commands } from "../../src/cli/commands.ts"
+import { runSmartchain as run } from "../support/smartchain-cli.ts"
 
 const raw = { modes: "memory,weak,strong", loads: "4,16", duration: 10, warmup: 3, out: "bench/results", basePort: 7400, api: "batch", proofs: false }
 
-const run = async (...args: Array<string>) => {
-  const out: Array<string> = []
-  const err: Array<string> = []
-  const log = vi.spyOn(console, "log").mockImplementation((...a: Array<unknown>) => void out.push(a.map(String).join(" ")))
-  const error = vi.spyOn(console, "error").mockImplementation((...a: Array<unknown>) => void err.push(a.map(String).join(" ")))
-  const saved = process.exitCode
-  process.exitCode = undefined
-  try {
-    const cli = Command.run(Command.make("smartchain").pipe(Command.withSubcommands(commands)), { name: "smartchain", version: "test" })
-    await Effect.runPromise(cli(["node", "smartchain", ...args]).pipe(Effect.provide(NodeContext.layer)))
-    return { status: typeof process.exitCode === "number" ? process.exitCode : 0, stdout: out.join("\n"), stderr: err.join("\n") }
-  } finally {
-    log.mockRestore()
-    error.mockRestore()
-    process.exitCode = saved
-  }
-}
 
 describe("bench options", () => {
   it("accepts good options, sorting the loads", () => {

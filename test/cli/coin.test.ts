@@ -3,44 +3,18 @@
 // from the chain; they fail with one clear line and exit 1 for insufficient funds, a bad key file,
 // a bad amount, and no reachable replica; each subcommand has --help; input selection and the
 // unspent-output rebuild follow the coin's rules.
-import { Command } from "@effect/cli"
-import { NodeContext } from "@effect/platform-node"
-import { describe, expect, it, vi } from "@effect/vitest"
-import { Effect, Either } from "effect"
+import { describe, expect, it } from "@effect/vitest"
+import { Either } from "effect"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { mintOp, spendOp } from "../../src/app/coin.ts"
 import { toHex } from "../../src/chain/bytes.ts"
 import { applyBlockToUtxos, parseAmount, selectInputs, utxosOf } from "../../src/cli/coin.ts"
 import type { Utxo } from "../../src/cli/coin.ts"
-import { commands } from "../../src/cli/commands.ts"
 import { nodeCrypto } from "../../src/services/crypto.ts"
 import { freePorts, makeNetwork, startCluster, waitUntil } from "../node/support.ts"
+import { runSmartchain as smartchain } from "../support/smartchain-cli.ts"
 
-interface Run {
-  readonly status: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs the `smartchain` command in this process, capturing what it prints and its exit code. */
-const smartchain = async (...args: Array<string>): Promise<Run> => {
-  const out: Array<string> = []
-  const err: Array<string> = []
-  const log = vi.spyOn(console, "log").mockImplementation((...a: Array<unknown>) => void out.push(a.map(String).join(" ")))
-  const error = vi.spyOn(console, "error").mockImplementation((...a: Array<unknown>) => void err.push(a.map(String).join(" ")))
-  const saved = process.exitCode
-  process.exitCode = undefined
-  try {
-    const cli = Command.run(Command.make("smartchain").pipe(Command.withSubcommands(commands)), { name: "smartchain", version: "test" })
-    await Effect.runPromise(cli(["node", "smartchain", ...args]).pipe(Effect.provide(NodeContext.layer)))
-    return { status: typeof process.exitCode === "number" ? process.exitCode : 0, stdout: out.join("\n"), stderr: err.join("\n") }
-  } finally {
-    log.mockRestore()
-    error.mockRestore()
-    process.exitCode = saved
-  }
-}
 
 const key = () => {
   const secret = nodeCrypto.generateSecretKey()

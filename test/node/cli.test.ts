@@ -3,43 +3,16 @@
 // `smartchain status` reports replicas that do not answer and exits 1 when none does; a
 // `smartchain node` process orders a transaction submitted over HTTP, and on SIGTERM shuts down
 // cleanly (exit 0).
-import { Command } from "@effect/cli"
-import { NodeContext } from "@effect/platform-node"
-import { describe, expect, it, vi } from "@effect/vitest"
-import { Effect } from "effect"
+import { describe, expect, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
-import { commands } from "../../src/cli/commands.ts"
 import { freePorts, get, makeNetwork, mintTx, post, txBody, waitUntil } from "./support.ts"
+import { runSmartchain as smartchain } from "../support/smartchain-cli.ts"
 
 const root = path.resolve(import.meta.dirname, "../..")
 
-interface Run {
-  readonly status: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs the `smartchain` command in this process, capturing what it prints and its exit code. */
-const smartchain = async (...args: Array<string>): Promise<Run> => {
-  const out: Array<string> = []
-  const err: Array<string> = []
-  const log = vi.spyOn(console, "log").mockImplementation((...a: Array<unknown>) => void out.push(a.map(String).join(" ")))
-  const error = vi.spyOn(console, "error").mockImplementation((...a: Array<unknown>) => void err.push(a.map(String).join(" ")))
-  const saved = process.exitCode
-  process.exitCode = undefined
-  try {
-    const cli = Command.run(Command.make("smartchain").pipe(Command.withSubcommands(commands)), { name: "smartchain", version: "test" })
-    await Effect.runPromise(cli(["node", "smartchain", ...args]).pipe(Effect.provide(NodeContext.layer)))
-    return { status: typeof process.exitCode === "number" ? process.exitCode : 0, stdout: out.join("\n"), stderr: err.join("\n") }
-  } finally {
-    log.mockRestore()
-    error.mockRestore()
-    process.exitCode = saved
-  }
-}
 
 describe("smartchain node, cluster and status", () => {
   it("print help, refuse a bad configuration naming its field, and report replicas that do not answer", async () => {

@@ -11,12 +11,10 @@ import { describe, expect, it } from "vitest"
 import { coinApp } from "../../src/app/coin.ts"
 import type { CoinState } from "../../src/app/coin.ts"
 import { bytesEqual } from "../../src/chain/bytes.ts"
-import { genesisHash, headerHash, viewHash } from "../../src/chain/hash.ts"
+import { headerHash } from "../../src/chain/hash.ts"
 import type { Block, ReplicaId } from "../../src/chain/types.ts"
-import { makeConfig } from "../../src/core/config.ts"
 import { decodePayload, encodePayload, payloadTags } from "../../src/net/payload.ts"
 import { checkpointHeightAt } from "../../src/persistence/checkpoint.ts"
-import { genesisMachine } from "../../src/persistence/machine.ts"
 import { restart } from "../../src/persistence/restart.ts"
 import type { StateTransferMessage } from "../../src/persistence/state-transfer.ts"
 import type { ServeContext, TransferSend } from "../../src/node/transfer.ts"
@@ -28,6 +26,7 @@ import type { Envelope, Payload } from "../../src/services/transport.ts"
 import type { SimResult, StoredChain } from "../sim/simulator.ts"
 import { runSimulation } from "../sim/simulator.ts"
 import { optionsForSeed } from "../sim/campaign.ts"
+import { restartConfig } from "../support/restart-config.ts"
 
 /** A strong-mode run with a chain of several checkpoints. */
 const sim: SimResult = runSimulation({ ...optionsForSeed(4), keepChains: true })
@@ -38,21 +37,7 @@ const head = BigInt(chain.blocks.length)
 const top = checkpointHeightAt(head, interval)
 const self: ReplicaId = 3
 
-const config = makeConfig({
-  self,
-  chainId: genesis.chainId,
-  view: genesis.view,
-  limits: genesis.limits,
-  crypto: nodeCrypto,
-  signer: { sign: (m) => nodeCrypto.sign(new Uint8Array(32).fill(7), m) },
-  persistence: {
-    mode: genesis.persistence,
-    genesis,
-    genesisHash: genesisHash(nodeCrypto, genesis),
-    viewHash: viewHash(nodeCrypto, genesis.view),
-    machine: genesisMachine(coinApp, nodeCrypto, genesis)
-  }
-})
+const config = restartConfig(genesis, self)
 
 /** The snapshot of checkpoint c, as the replica that executed blocks 1..c holds it. */
 const snapshotAt = (c: bigint): Uint8Array => restart(config, { blocks: chain.blocks.slice(0, Number(c)), certificates: [], record: undefined }, 0).state.persistence!.machine.snapshot()

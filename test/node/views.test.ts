@@ -4,9 +4,7 @@
 // read as words; the per-view Verifier drops messages of views the replica's chain did not
 // install (WrongView) and checks the others against their view's keys; `smartchain view` has help
 // for each subcommand and fails with one line when no replica answers.
-import { Command } from "@effect/cli"
-import { NodeContext } from "@effect/platform-node"
-import { describe, expect, it, vi } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
@@ -20,13 +18,13 @@ import { initialState } from "../../src/core/state.ts"
 import { genesisMachine } from "../../src/persistence/machine.ts"
 import { genesisHash, viewHash } from "../../src/chain/hash.ts"
 import { coinApp } from "../../src/app/coin.ts"
-import { commands } from "../../src/cli/commands.ts"
 import { decodeReconfigOp, reconfigReasonCodes } from "../../src/reconfiguration/index.ts"
 import { nodeCrypto } from "../../src/services/crypto.ts"
 import type { KeyFile } from "../../src/services/keystore.ts"
 import { SignatureMemory } from "../../src/services/verifier.ts"
 import { describeReconfigResult, membershipTransaction, NodeViewKeys, nodeReconfigSetup, requestSeq, ViewsVerifier } from "../../src/node/views.ts"
 import { ChainBuilder } from "../support/chain-builder.ts"
+import { runSmartchain } from "../support/smartchain-cli.ts"
 
 const tempDir = () => fs.mkdtemp(path.join(os.tmpdir(), "smartchain-node-views-"))
 
@@ -122,23 +120,7 @@ describe("the per-view Verifier", () => {
 })
 
 describe("smartchain view", () => {
-  const run = async (...args: Array<string>) => {
-    const out: Array<string> = []
-    const err: Array<string> = []
-    const log = vi.spyOn(console, "log").mockImplementation((...a: Array<unknown>) => void out.push(a.map(String).join(" ")))
-    const error = vi.spyOn(console, "error").mockImplementation((...a: Array<unknown>) => void err.push(a.map(String).join(" ")))
-    const saved = process.exitCode
-    process.exitCode = undefined
-    try {
-      const cli = Command.run(Command.make("smartchain").pipe(Command.withSubcommands(commands)), { name: "smartchain", version: "test" })
-      await Effect.runPromise(cli(["node", "smartchain", ...args]).pipe(Effect.provide(NodeContext.layer)))
-      return { status: typeof process.exitCode === "number" ? process.exitCode : 0, stdout: out.join("\n"), stderr: err.join("\n") }
-    } finally {
-      log.mockRestore()
-      error.mockRestore()
-      process.exitCode = saved
-    }
-  }
+  const run = runSmartchain
 
   it("has help for each subcommand, and fails with one line when no replica answers", async () => {
     for (const [sub, option] of [

@@ -8,9 +8,7 @@ import { Effect, Option } from "effect"
 import { describe, expect, it } from "vitest"
 import { coinApp } from "../../src/app/coin.ts"
 import { toHex } from "../../src/chain/bytes.ts"
-import { genesisHash, viewHash } from "../../src/chain/hash.ts"
 import type { Block } from "../../src/chain/types.ts"
-import { makeConfig } from "../../src/core/config.ts"
 import type { ReplicaConfig } from "../../src/core/config.ts"
 import type { Checkpoint } from "../../src/persistence/checkpoint.ts"
 import type { Machine } from "../../src/persistence/machine.ts"
@@ -23,6 +21,7 @@ import { nodeCrypto } from "../../src/services/crypto.ts"
 import type { SimResult, StoredChain } from "../sim/simulator.ts"
 import { runSimulation, simChainLimits } from "../sim/simulator.ts"
 import { optionsForSeed } from "../sim/campaign.ts"
+import { restartConfig } from "../support/restart-config.ts"
 
 const interval = BigInt(simChainLimits.checkpointInterval)
 
@@ -47,21 +46,7 @@ const counting = (inner: Machine, counter: { executed: number }): Machine => ({
 })
 
 const configWith = (counter: { executed: number }): ReplicaConfig =>
-  makeConfig({
-    self: 0,
-    chainId: genesis.chainId,
-    view: genesis.view,
-    limits: genesis.limits,
-    crypto: nodeCrypto,
-    signer: { sign: (m) => nodeCrypto.sign(new Uint8Array(32).fill(7), m) },
-    persistence: {
-      mode: genesis.persistence,
-      genesis,
-      genesisHash: genesisHash(nodeCrypto, genesis),
-      viewHash: viewHash(nodeCrypto, genesis.view),
-      machine: counting(genesisMachine(coinApp, nodeCrypto, genesis), counter)
-    }
-  })
+  restartConfig(genesis, 0, counting(genesisMachine(coinApp, nodeCrypto, genesis), counter))
 
 const restartWith = (content: Partial<DurableContent>): { readonly result: RestartResult; readonly executed: number } => {
   const counter = { executed: 0 }

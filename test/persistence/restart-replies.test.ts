@@ -5,41 +5,23 @@
 // client waiting for such a transaction would never hear from this replica.
 import { Option } from "effect"
 import { describe, expect, it } from "vitest"
-import { coinApp } from "../../src/app/coin.ts"
 import { bytesEqual } from "../../src/chain/bytes.ts"
-import { genesisHash, viewHash } from "../../src/chain/hash.ts"
 import type { Block, Certificate } from "../../src/chain/types.ts"
 import type { Output, ReplyOutput } from "../../src/core/io.ts"
-import { makeConfig } from "../../src/core/config.ts"
 import type { ReplicaState } from "../../src/core/state.ts"
 import { step } from "../../src/core/step.ts"
-import { genesisMachine } from "../../src/persistence/machine.ts"
 import { restart } from "../../src/persistence/restart.ts"
-import { nodeCrypto } from "../../src/services/crypto.ts"
 import type { SimResult, StoredChain } from "../sim/simulator.ts"
 import { runSimulation } from "../sim/simulator.ts"
 import { optionsForSeed } from "../sim/campaign.ts"
+import { restartConfig } from "../support/restart-config.ts"
 
 /** A strong-mode run with a chain of many blocks. */
 const sim: SimResult = runSimulation({ ...optionsForSeed(4), keepChains: true })
 const chain: StoredChain = [...sim.chains].sort((a, b) => b.blocks.length - a.blocks.length)[0]!
 const genesis = sim.genesis
 
-const config = makeConfig({
-  self: chain.replica,
-  chainId: genesis.chainId,
-  view: genesis.view,
-  limits: genesis.limits,
-  crypto: nodeCrypto,
-  signer: { sign: (m) => nodeCrypto.sign(new Uint8Array(32).fill(7), m) },
-  persistence: {
-    mode: genesis.persistence,
-    genesis,
-    genesisHash: genesisHash(nodeCrypto, genesis),
-    viewHash: viewHash(nodeCrypto, genesis.view),
-    machine: genesisMachine(coinApp, nodeCrypto, genesis)
-  }
-})
+const config = restartConfig(genesis, chain.replica)
 
 /** Block h's certificate, from the chain's certificate records or the copy block h + 1 carries. */
 const certificateOf = (h: bigint): Certificate | undefined =>
